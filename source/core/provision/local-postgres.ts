@@ -1,0 +1,176 @@
+import {rmSync} from 'node:fs';
+import {chown, mkdir, mkdtemp, rm} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import getPort from 'get-port';
+import pg from 'pg';
+import {ActionableError} from '../errors.js';
+import {redact} from '../redact.js';
+import {registerExitCleanup} from './exit-cleanup.js';
+import {isRoot, lookupOsUser, type OsUser} from './os-user.js';
+import {findPostgresBinaries, type PostgresBinaries} from './postgres-binaries.js';
+import {once, type ProvisionedPostgres} from './provisioned-service.js';
+import {runCommand} from './run-command.js';
+import {ServerProcess} from './server-process.js';
+
+export type LocalPostgresOptions = {
+	/** Which installation to use; found with {@link findPostgresBinaries} when omitted. */
+	binaries?: PostgresBinaries;
+	/** How long to wait for the first successful connection. */
+	startupTimeoutMs?: number;
+	/** The OS user to run the server as when we are root (PostgreSQL refuses root). */
+	osUser?: string;
+};
+
+const PORT_ATTEMPTS = 3;
+const OTHER_WAYS =
+	'start Docker (testcontainers is used when it answers), or point msdb at an existing server (tests: MSDB_TEST_DATABASE_URL)';
+
+/** initdb and postgres refuse to run as root; as root we run them as a dedicated user instead. */
+async function resolveRunAs(osUser: string): Promise<OsUser | undefined> {
+	if (!isRoot()) {
+		return undefined;
+	}
+
+	const user = await lookupOsUser(osUser);
+	if (!user) {
+		throw new ActionableError(
+			'E_SERVICE_UNAVAILABLE',
+			`Cannot start a private PostgreSQL server: this process runs as root, PostgreSQL refuses to run as root, and there is no '${osUser}' OS user to run it as.`,
+			{nextStep: `Create the user (useradd --system --create-home ${osUser}), run as a non-root user, or ${OTHER_WAYS}.`},
+		);
+	}
+
+	return user;
+}
+
+async function answers(port: number): Promise<void> {
+	// ssl: false so a PGSSLMODE in the environment cannot make us ask our own server for TLS.
+	const client = new pg.Client({
+		host: '127.0.0.1',
+		port,
+		user: 'postgres',
+		database: 'postgres',
+		ssl: false,
+		connectionTimeoutMillis: 2000,
+	});
+	try {
+		await client.connect();
+		await client.query('SELECT 1');
+	} finally {
+		await client.end().catch(() => {});
+	}
+}
+
+/**
+ * Starts a private, throw-away PostgreSQL server from local binaries: `initdb` into a fresh temp
+ * directory (trust auth, superuser `postgres`), then `postgres` as our child process on a free
+ * port of 127.0.0.1, tuned for tests (no fsync). `stop()` shuts it down and deletes the
+ * directory.
+ */
+export async function startLocalPostgres(options: LocalPostgresOptions = {}): Promise<ProvisionedPostgres> {
+	const binaries = options.binaries ?? (await findPostgresBinaries());
+	if (!binaries) {
+		throw new ActionableError(
+			'E_SERVICE_UNAVAILABLE',
+			'Cannot start a private PostgreSQL server: no initdb/postgres found on PATH or under /usr/lib/postgresql/*/bin.',
+			{nextStep: `Install the PostgreSQL server package (e.g. apt-get install postgresql), ${OTHER_WAYS}.`},
+		);
+	}
+
+	const runAs = await resolveRunAs(options.osUser ?? 'postgres');
+	const root = await mkdtemp(path.join(tmpdir(), 'msdb-postgres-'));
+	const unregisterDirectoryCleanup = registerExitCleanup(() => rmSync(root, {recursive: true, force: true}));
+	const removeRoot = async () => {
+		unregisterDirectoryCleanup();
+		await rm(root, {recursive: true, force: true});
+	};
+
+	const dataDirectory = path.join(root, 'data');
+	// Our own socket directory: the default (/var/run/postgresql) may belong to a system server.
+	const socketDirectory = path.join(root, 'socket');
+	// LC_ALL=C: English messages in the log tail, and no locale warnings from initdb.
+	const env = {...process.env, LC_ALL: 'C'};
+	let server: ServerProcess | undefined;
+	let port = 0;
+	try {
+		await mkdir(socketDirectory);
+		if (runAs) {
+			await chown(root, runAs.uid, runAs.gid);
+			await chown(socketDirectory, runAs.uid, runAs.gid);
+		}
+
+		// cwd = root: the server user may not be allowed into our working directory, and initdb
+		// and postgres look up their cwd.
+		const initdb = await runCommand(
+			binaries.initdb,
+			['-D', dataDirectory, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'],
+			{cwd: root, env, ...(runAs ? {runAs} : {})},
+		);
+		if (!initdb.ok) {
+			throw new ActionableError(
+				'E_SERVICE_UNAVAILABLE',
+				redact(`initdb failed (${initdb.outcome}):\n${initdb.output.trim().split('\n').slice(-25).join('\n')}`),
+				{nextStep: `Check that ${runAs ? `the '${runAs.name}' user can write to ${tmpdir()}` : 'the temp directory is writable'}, or ${OTHER_WAYS}.`},
+			);
+		}
+
+		// get-port only says a port was free a moment ago; another process may take it first.
+		for (let attempt = 1; ; attempt++) {
+			port = await getPort();
+			server = ServerProcess.start({
+				name: 'postgres',
+				command: binaries.postgres,
+				args: [
+					'-D', dataDirectory,
+					'-p', String(port),
+					'-k', socketDirectory,
+					'-c', 'listen_addresses=127.0.0.1',
+					// Throw-away data: durability only costs time.
+					'-c', 'fsync=off',
+					'-c', 'synchronous_commit=off',
+					'-c', 'full_page_writes=off',
+					// Test files run in parallel, each with pools of its own.
+					'-c', 'max_connections=300',
+				],
+				cwd: root,
+				env,
+				...(runAs ? {runAs} : {}),
+				stopSignal: 'SIGINT',
+				exitSignal: 'SIGQUIT',
+			});
+			try {
+				await server.waitUntilReady(async () => answers(port), {
+					timeoutMs: options.startupTimeoutMs ?? 30_000,
+					nextStep: `Read the server log above; or ${OTHER_WAYS}.`,
+				});
+				break;
+			} catch (error) {
+				const portTaken = /could not (bind|create listen)|address already in use/i.test(server.logTail());
+				await server.stop();
+				server = undefined;
+				if (!portTaken || attempt >= PORT_ATTEMPTS) {
+					throw error;
+				}
+			}
+		}
+	} catch (error) {
+		await server?.stop();
+		await removeRoot();
+		throw error;
+	}
+
+	const running = server;
+	return {
+		service: 'postgres',
+		url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+		source: 'local',
+		description: `PostgreSQL ${binaries.version} from ${binaries.binDirectory} on 127.0.0.1:${port}${runAs ? ` as OS user ${runAs.name}` : ''}, data in ${root}`,
+		dataDirectory: root,
+		majorVersion: binaries.majorVersion,
+		stop: once(async () => {
+			await running.stop();
+			await removeRoot();
+		}),
+	};
+}

@@ -1,0 +1,59 @@
+/**
+ * mister-smith-db as a library: what framework services import. Everything here is headless
+ * (no Ink, no React); the CLI and the console are built on these same functions.
+ */
+
+export {ActionableError, BugError, MsdbError, errorCodes, asMsdbError} from './core/errors.js';
+export type {ErrorCode, ExitCode} from './core/errors.js';
+export {redact, redactDeep, redactUrl, registerSecret} from './core/redact.js';
+export {resolveDatabaseConfig} from './core/config/database-config.js';
+export type {DatabaseConfig} from './core/config/database-config.js';
+
+export {applyMigrations} from './core/migrations/apply.js';
+export type {ApplyOptions, ApplyResult} from './core/migrations/apply.js';
+export {rollbackMigrations} from './core/migrations/rollback.js';
+export type {RollbackOptions, RollbackResult} from './core/migrations/rollback.js';
+export {migrationStatus} from './core/migrations/status.js';
+export type {MigrationStatus} from './core/migrations/status.js';
+export {validateMigrations} from './core/migrations/validate.js';
+export type {ValidationProblem, ValidationResult} from './core/migrations/validate.js';
+export {detectDrift} from './core/migrations/drift.js';
+export type {DriftResult} from './core/migrations/drift.js';
+export {createMigration} from './core/migrations/create.js';
+export {resetDatabase} from './core/migrations/reset.js';
+export type {ResetOptions, ResetResult} from './core/migrations/reset.js';
+export {acceptMigration} from './core/migrations/accept.js';
+export {baselineMigrations} from './core/migrations/baseline.js';
+export {DEFAULT_LIMITS, DEFAULT_LOCK_RETRIES, DEFAULT_LOCK_WAIT} from './core/migrations/migration-settings.js';
+export type {MigrationSettings} from './core/migrations/migration-settings.js';
+export type {MigrationEvent, MigrationEventListener} from './core/migrations/migration-events.js';
+export {takeCatalogSnapshot} from './core/migrations/catalog-snapshot.js';
+export {diffCatalogSnapshots} from './core/migrations/catalog-diff.js';
+export type {CatalogSnapshot} from './core/migrations/catalog-snapshot.js';
+
+export {provisionServices} from './core/provision/index.js';
+
+export {RedisConnections} from './core/redis/redis-connections.js';
+export {resolveRedisConfig} from './core/redis/redis-config.js';
+export type {RedisConfig, RedisEndpoint, RedisRole} from './core/redis/redis-config.js';
+export type {RedisRoleHealth} from './core/redis/redis-health.js';
+export type {RedisClient} from './core/redis/redis-client.js';
+export {hashTag, keyEnvironment, redisKey, redisKeyPrefix} from './core/redis/key-names.js';
+
+export {RedisSessionStore} from './core/sessions/index.js';
+export type {SessionStore, Session, SessionSummary, SessionData, SessionPatch, IssuedSession, SessionStoreOptions} from './core/sessions/index.js';
+
+export {MultiLevelCache, registerCacheMetrics, inspectCache, jsonSerializer} from './core/cache/index.js';
+export type {
+	Cache,
+	CacheLoader,
+	CacheWriteOptions,
+	CacheWriteOutcome,
+	GetOrLoadOptions,
+	InvalidationOutcome,
+	MultiLevelCacheOptions,
+	CacheEvent,
+	CacheEventListener,
+	CacheStats,
+	CacheSerializer,
+} from './core/cache/index.js';
