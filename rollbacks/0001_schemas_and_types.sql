@@ -1,0 +1,14 @@
+DROP FUNCTION public.touch_row_version();
+DROP DOMAIN public.priority;
+DROP DOMAIN public.non_empty_text;
+DROP TYPE messages.message_priority;
+DROP TYPE messages.message_role;
+DROP TYPE tasks.task_status;
+DROP TYPE agents.agent_kind;
+DROP TYPE agents.agent_status;
+DROP SCHEMA audit;
+DROP SCHEMA knowledge;
+DROP SCHEMA sessions;
+DROP SCHEMA messages;
+DROP SCHEMA tasks;
+DROP SCHEMA agents;

@@ -1,0 +1,2 @@
+DROP TABLE tasks.dependencies;
+DROP FUNCTION tasks.refuse_dependency_cycle();

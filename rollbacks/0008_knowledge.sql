@@ -1,0 +1,2 @@
+DROP TABLE knowledge.chunks;
+DROP TABLE knowledge.documents;

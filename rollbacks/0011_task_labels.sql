@@ -1,0 +1,2 @@
+DROP INDEX tasks.tasks_labels_gin;
+ALTER TABLE tasks.tasks DROP COLUMN labels;
