@@ -12,7 +12,7 @@ import {clusterKeySlot} from '../source/core/redis/cluster-key-slot.js';
 import {deepFreeze} from '../source/core/cache/deep-freeze.js';
 import {decodeInvalidationMessage, encodeInvalidationBody} from '../source/core/cache/invalidation-message.js';
 import {decodeL2Entry, encodeL2Value, encodeTombstone} from '../source/core/cache/l2-entry.js';
-import {LatencyHistogram} from '../source/core/cache/latency-histogram.js';
+import {LatencyHistogram} from '../source/core/metrics/latency-histogram.js';
 import {MemoryTier, type L1Entry} from '../source/core/cache/memory-tier.js';
 import {MultiLevelCache} from '../source/core/cache/multi-level-cache.js';
 

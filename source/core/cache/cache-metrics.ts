@@ -1,6 +1,6 @@
 import type {Registry} from 'prom-client';
 import type {CacheStats} from './cache-stats.js';
-import {LATENCY_BUCKETS_MS, type LatencySummary} from './latency-histogram.js';
+import {LATENCY_BUCKETS_MS, type LatencySummary} from '../metrics/latency-histogram.js';
 
 /**
  * Exposes caches to Prometheus through a prom-client Registry the caller owns (never the global

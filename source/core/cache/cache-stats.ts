@@ -1,7 +1,7 @@
 import type {L1ClearReason} from './cache-events.js';
 import type {BreakerSnapshot} from './circuit-breaker.js';
 import type {InvalidationBusSnapshot} from './invalidation-bus.js';
-import type {LatencySummary} from './latency-histogram.js';
+import type {LatencySummary} from '../metrics/latency-histogram.js';
 
 /**
  * A plain-data snapshot of one cache instance (`cache.stats()`): what the console, `msdb

@@ -8,7 +8,7 @@ export type {MultiLevelCacheOptions, L1ValueMode} from './cache-options.js';
 export type {CacheEvent, CacheEventListener, CacheLevel, L1ClearReason, L2FailureReason} from './cache-events.js';
 export type {CacheStats} from './cache-stats.js';
 export type {BreakerState, BreakerSnapshot} from './circuit-breaker.js';
-export type {LatencySummary} from './latency-histogram.js';
+export type {LatencySummary} from '../metrics/latency-histogram.js';
 export {jsonSerializer} from './cache-serializer.js';
 export type {CacheSerializer} from './cache-serializer.js';
 export {registerCacheMetrics} from './cache-metrics.js';

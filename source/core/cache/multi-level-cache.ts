@@ -10,7 +10,7 @@ import {deepFreeze} from './deep-freeze.js';
 import {InvalidationBus} from './invalidation-bus.js';
 import type {Invalidation} from './invalidation-message.js';
 import {decodeL2Entry, encodeL2Value, encodeTombstone} from './l2-entry.js';
-import {LatencyHistogram} from './latency-histogram.js';
+import {LatencyHistogram} from '../metrics/latency-histogram.js';
 import {estimateEntryBytes, MemoryTier, type L1Entry} from './memory-tier.js';
 import {L2_UNAVAILABLE, RedisTier} from './redis-tier.js';
 

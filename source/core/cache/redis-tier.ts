@@ -3,7 +3,7 @@ import {isCluster, masterNodes, type RedisClient} from '../redis/redis-client.js
 import type {L2FailureReason} from './cache-events.js';
 import {CircuitBreaker, type BreakerState} from './circuit-breaker.js';
 import {clusterKeySlot} from '../redis/cluster-key-slot.js';
-import {LatencyHistogram} from './latency-histogram.js';
+import {LatencyHistogram} from '../metrics/latency-histogram.js';
 import {MgetBatcher} from './mget-batcher.js';
 
 /**

@@ -5,7 +5,7 @@
  * bound of the bucket holding the quantile), the way Prometheus' histogram_quantile does.
  */
 
-/** Bucket upper bounds in ms; chosen around the 50 ms L2 deadline and typical query times. */
+/** Bucket upper bounds in ms; chosen around the 50 ms cache L2 deadline and typical query and command times. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.25, 0.5, 1, 2, 5, 10, 20, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10_000];
 
 export type LatencySummary = {
