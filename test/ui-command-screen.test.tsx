@@ -56,6 +56,33 @@ describe('CommandScreen (the terminal face of a command)', () => {
 		unmount();
 	});
 
+	it('shows status lines as they come and a live reading in place of the spinner', async () => {
+		let finish: () => void = () => {};
+		const definition = defineCommand({
+			path: ['load'],
+			description: 'test',
+			options: z.object({}),
+			async run(_input, context) {
+				context.onEvent({type: 'status', message: 'seeded 50 agents'});
+				context.onEvent({type: 'status', message: '120 ops/s', live: true});
+				context.onEvent({type: 'status', message: '340 ops/s', live: true});
+				await new Promise<void>(resolve => {
+					finish = resolve;
+				});
+				return {exitCode: 0, json: {}, human: [text('done')]};
+			},
+		});
+		const {lastFrame, unmount} = render(<CommandScreen definition={definition as never} options={{}} />);
+		await waitFor(() => (lastFrame() ?? '').includes('340 ops/s'));
+		const frame = lastFrame() ?? '';
+		expect(frame).toContain('seeded 50 agents');
+		expect(frame).not.toContain('120 ops/s');
+		finish();
+		await waitFor(() => (lastFrame() ?? '').includes('done'));
+		expect(lastFrame()).not.toContain('340 ops/s');
+		unmount();
+	});
+
 	it('cancels the running command when the screen goes away (Ctrl-C unmounts the app)', async () => {
 		let signal: AbortSignal | undefined;
 		const definition = defineCommand({

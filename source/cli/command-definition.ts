@@ -2,10 +2,11 @@ import type {z} from 'zod';
 import type {ExitCode} from '../core/errors.js';
 import type {BackupEvent} from '../core/backup/backup-events.js';
 import type {MigrationEvent} from '../core/migrations/migration-events.js';
+import type {StatusEvent} from '../core/status-event.js';
 import type {OutputBlock} from './output-blocks.js';
 
 /** Events a command can report while it runs; more kinds join as features arrive. */
-export type ProgressEvent = MigrationEvent | BackupEvent;
+export type ProgressEvent = MigrationEvent | BackupEvent | StatusEvent;
 
 /** What a finished command hands to whichever face ran it. */
 export type CommandOutcome = {

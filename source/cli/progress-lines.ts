@@ -6,6 +6,10 @@ import type {ProgressEvent} from './command-definition.js';
  */
 export function describeProgress(event: ProgressEvent): string | undefined {
 	switch (event.type) {
+		case 'status': {
+			return event.message;
+		}
+
 		case 'lock:waiting': {
 			return `waiting for the migration lock${event.holder ? ` (held by ${event.holder})` : ''}…`;
 		}

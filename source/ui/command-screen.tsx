@@ -25,6 +25,7 @@ export function CommandScreen({definition, options, args = []}: Props) {
 	const [lines, setLines] = useState<Line[]>([]);
 	const [outcome, setOutcome] = useState<CommandOutcome>();
 	const [failure, setFailure] = useState<MsdbError>();
+	const [liveLine, setLiveLine] = useState<string>();
 
 	useEffect(() => {
 		let nextId = 0;
@@ -36,6 +37,11 @@ export function CommandScreen({definition, options, args = []}: Props) {
 				env: process.env,
 				signal: controller.signal,
 				onEvent(event) {
+					if (event.type === 'status' && event.live) {
+						setLiveLine(event.message);
+						return;
+					}
+
 					const text = describeProgress(event);
 					if (text) {
 						setLines(previous => [...previous, {id: nextId++, text}]);
@@ -72,7 +78,7 @@ export function CommandScreen({definition, options, args = []}: Props) {
 					</Text>
 				)}
 			</Static>
-			{!outcome && !failure ? <Spinner label={`msdb ${definition.path.join(' ')}…`} /> : null}
+			{!outcome && !failure ? <Spinner label={redact(liveLine ?? `msdb ${definition.path.join(' ')}…`)} /> : null}
 			{outcome ? <OutputBlocksView blocks={outcome.human} /> : null}
 			{failure ? <ErrorView error={failure} /> : null}
 		</Box>
