@@ -3,7 +3,17 @@ import {ActionableError} from '../errors.js';
 import {redact, registerSecret, registerUrlSecrets} from '../redact.js';
 
 /** Where the connection settings came from, so messages can say which one to fix. */
-export type DatabaseConfigSource = '--database-url' | 'DATABASE_URL' | 'PG* environment variables';
+export type DatabaseConfigSource =
+	| '--database-url'
+	| 'DATABASE_URL'
+	| 'PG* environment variables'
+	// A pool role with its own server (source/core/pools/pool-config.ts).
+	| 'DATABASE_PRIMARY_URL'
+	| 'DATABASE_REPLICA_URL'
+	| 'DATABASE_BACKGROUND_URL'
+	| 'DATABASE_ANALYTICS_URL'
+	| 'DATABASE_STREAMING_URL'
+	| `overrides.${'primary' | 'replica' | 'background' | 'analytics' | 'streaming'}.url`;
 
 /** How to reach PostgreSQL, resolved once and passed to every core function. */
 export type DatabaseConfig = {

@@ -21,6 +21,8 @@ export type {PostgresBinaries} from './postgres-binaries.js';
 export {postgresFromUrl, redisFromUrl, s3FromUrl} from './environment-services.js';
 export {startLocalPostgres} from './local-postgres.js';
 export type {LocalPostgresOptions} from './local-postgres.js';
+export {startLocalPostgresReplica} from './local-postgres-replica.js';
+export type {LocalPostgresReplica, LocalPostgresReplicaOptions} from './local-postgres-replica.js';
 export {findRedisServer, startLocalRedis} from './local-redis.js';
 export type {LocalRedis, LocalRedisOptions} from './local-redis.js';
 export {startLocalRedisCluster} from './local-redis-cluster.js';

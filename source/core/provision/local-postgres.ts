@@ -26,8 +26,11 @@ const PORT_ATTEMPTS = 3;
 const OTHER_WAYS =
 	'start Docker (testcontainers is used when it answers), or point msdb at an existing server (tests: MSDB_TEST_DATABASE_URL)';
 
-/** initdb and postgres refuse to run as root; as root we run them as a dedicated user instead. */
-async function resolveRunAs(osUser: string): Promise<OsUser | undefined> {
+/**
+ * initdb and postgres refuse to run as root; as root we run them as a dedicated user instead.
+ * Exported for local-postgres-replica.ts, which runs pg_basebackup and a standby the same way.
+ */
+export async function resolveRunAs(osUser: string): Promise<OsUser | undefined> {
 	if (!isRoot()) {
 		return undefined;
 	}
@@ -115,45 +118,15 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
 			);
 		}
 
-		// get-port only says a port was free a moment ago; another process may take it first.
-		for (let attempt = 1; ; attempt++) {
-			port = await getPort();
-			server = ServerProcess.start({
-				name: 'postgres',
-				command: binaries.postgres,
-				args: [
-					'-D', dataDirectory,
-					'-p', String(port),
-					'-k', socketDirectory,
-					'-c', 'listen_addresses=127.0.0.1',
-					// Throw-away data: durability only costs time.
-					'-c', 'fsync=off',
-					'-c', 'synchronous_commit=off',
-					'-c', 'full_page_writes=off',
-					// Test files run in parallel, each with pools of its own.
-					'-c', 'max_connections=300',
-				],
-				cwd: root,
-				env,
-				...(runAs ? {runAs} : {}),
-				stopSignal: 'SIGINT',
-				exitSignal: 'SIGQUIT',
-			});
-			try {
-				await server.waitUntilReady(async () => answers(port), {
-					timeoutMs: options.startupTimeoutMs ?? 30_000,
-					nextStep: `Read the server log above; or ${OTHER_WAYS}.`,
-				});
-				break;
-			} catch (error) {
-				const portTaken = /could not (bind|create listen)|address already in use/i.test(server.logTail());
-				await server.stop();
-				server = undefined;
-				if (!portTaken || attempt >= PORT_ATTEMPTS) {
-					throw error;
-				}
-			}
-		}
+		({server, port} = await startPostgresServer({
+			binaries,
+			root,
+			dataDirectory,
+			socketDirectory,
+			env,
+			...(runAs ? {runAs} : {}),
+			...(options.startupTimeoutMs === undefined ? {} : {startupTimeoutMs: options.startupTimeoutMs}),
+		}));
 	} catch (error) {
 		await server?.stop();
 		await removeRoot();
@@ -173,4 +146,69 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
 			await removeRoot();
 		}),
 	};
+}
+
+/** Where and how to run one `postgres` process over an existing data directory. */
+export type PostgresServerSetup = {
+	binaries: PostgresBinaries;
+	/** The server's working directory (the server user must be allowed in). */
+	root: string;
+	dataDirectory: string;
+	socketDirectory: string;
+	env: NodeJS.ProcessEnv;
+	runAs?: OsUser;
+	startupTimeoutMs?: number;
+	/** Reuse this port (a restarted standby keeps its URL); a free one is picked when omitted. */
+	port?: number;
+	/** More `-c name=value` settings; they win over the defaults above them. */
+	settings?: Readonly<Record<string, string>>;
+};
+
+/**
+ * Runs `postgres` over `dataDirectory` on 127.0.0.1 and waits until it answers. Without a fixed
+ * port, a port taken between get-port and bind is retried on another. Exported for
+ * local-postgres-replica.ts: a standby needs the same settings (hot standby requires
+ * max_connections at least the primary's).
+ */
+export async function startPostgresServer(setup: PostgresServerSetup): Promise<{server: ServerProcess; port: number}> {
+	const {binaries, root, dataDirectory, socketDirectory, env, runAs} = setup;
+	// get-port only says a port was free a moment ago; another process may take it first.
+	for (let attempt = 1; ; attempt++) {
+		const port = setup.port ?? (await getPort());
+		const server = ServerProcess.start({
+			name: 'postgres',
+			command: binaries.postgres,
+			args: [
+				'-D', dataDirectory,
+				'-p', String(port),
+				'-k', socketDirectory,
+				'-c', 'listen_addresses=127.0.0.1',
+				// Throw-away data: durability only costs time.
+				'-c', 'fsync=off',
+				'-c', 'synchronous_commit=off',
+				'-c', 'full_page_writes=off',
+				// Test files run in parallel, each with pools of its own.
+				'-c', 'max_connections=300',
+				...Object.entries(setup.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+			],
+			cwd: root,
+			env,
+			...(runAs ? {runAs} : {}),
+			stopSignal: 'SIGINT',
+			exitSignal: 'SIGQUIT',
+		});
+		try {
+			await server.waitUntilReady(async () => answers(port), {
+				timeoutMs: setup.startupTimeoutMs ?? 30_000,
+				nextStep: `Read the server log above; or ${OTHER_WAYS}.`,
+			});
+			return {server, port};
+		} catch (error) {
+			const portTaken = /could not (bind|create listen)|address already in use/i.test(server.logTail());
+			await server.stop();
+			if (!portTaken || attempt >= PORT_ATTEMPTS || setup.port !== undefined) {
+				throw error;
+			}
+		}
+	}
 }
