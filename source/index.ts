@@ -57,3 +57,37 @@ export type {
 	CacheStats,
 	CacheSerializer,
 } from './core/cache/index.js';
+
+// fleet
+export {HeartbeatPublisher, readFleet} from './core/fleet/index.js';
+export type {HeartbeatPublisherOptions, HeartbeatPublisherStatus, HeartbeatSources, FleetReading, FleetTotals, HeartbeatSnapshot} from './core/fleet/index.js';
+export type {RedisCommandStats} from './core/redis/redis-command-stats.js';
+
+// pools
+export {DatabasePools, POOL_ROLES, resolvePoolsConfig} from './core/pools/index.js';
+export type {
+	DatabasePoolsOptions,
+	PoolRole,
+	PoolRoleConfig,
+	PoolRoleOverrides,
+	PoolStats,
+	PoolsConfig,
+	PoolsConfigInput,
+	PoolsStats,
+	ReplicaRoutingStats,
+} from './core/pools/index.js';
+
+// sampler
+export {Sampler, PostgresSampler, RedisSampler, ServerSampler, takePostgresSample, takeRedisSample} from './core/sampler/index.js';
+export type {
+	SamplerEvent,
+	SamplerListener,
+	SamplerOptions,
+	PostgresSample,
+	PostgresSamplerOptions,
+	RedisSample,
+	RedisSamplerOptions,
+	ServerSnapshot,
+	ServerSnapshotListener,
+	ServerSamplerOptions,
+} from './core/sampler/index.js';

@@ -13,13 +13,16 @@
  * accepts nothing but (P|S)SUBSCRIBE, UNSUBSCRIBE and PING.
  *
  * Every connection is built by createRedisClient: per-command deadlines, reconnect backoff, a
- * bounded offline queue (see that file).
+ * bounded offline queue (see that file). The role connections also count their commands by
+ * outcome with latency (redis-command-stats.ts, `commandStats()`); subscriber connections do not,
+ * since they carry only (UN)SUBSCRIBE and pushed messages, which say nothing about load.
  */
 import {ActionableError} from '../errors.js';
 import {redact} from '../redact.js';
 import {createRedisClient, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, type CreatedRedisClient} from './create-redis-client.js';
 import type {OfflineQueueState} from './offline-queue-bound.js';
 import type {RedisClient} from './redis-client.js';
+import {RedisCommandRecorder, type RedisCommandStats} from './redis-command-stats.js';
 import {REDIS_ROLES, type RedisConfig, type RedisRole} from './redis-config.js';
 import {checkRedisHealth, type RedisRoleHealth} from './redis-health.js';
 
@@ -49,7 +52,7 @@ export type RedisHealthOptions = {
 	timeoutMs?: number;
 };
 
-type Connection = CreatedRedisClient & {lastError?: string};
+type Connection = CreatedRedisClient & {lastError?: string; commands?: RedisCommandRecorder};
 
 /** One lazily created connection per role, plus dedicated subscriber connections. */
 export class RedisConnections {
@@ -83,6 +86,23 @@ export class RedisConnections {
 	/** Offline-queue counters of a role's connection (undefined until it exists). */
 	offlineQueue(role: RedisRole, connection: 'client' | 'subscriber' = 'client'): OfflineQueueState | undefined {
 		return (connection === 'client' ? this.clients : this.subscribers).get(role)?.offlineQueue;
+	}
+
+	/**
+	 * Command counters of every role connection opened so far, in role order (subscriber
+	 * connections are not counted). Counters run since the connection was created; after close()
+	 * the list is empty.
+	 */
+	commandStats(): RedisCommandStats[] {
+		const stats: RedisCommandStats[] = [];
+		for (const role of REDIS_ROLES) {
+			const commands = this.clients.get(role)?.commands;
+			if (commands) {
+				stats.push(commands.stats());
+			}
+		}
+
+		return stats;
 	}
 
 	/**
@@ -161,6 +181,11 @@ export class RedisConnections {
 			maxReconnectDelayMs: this.options.maxReconnectDelayMs,
 		});
 		const connection: Connection = created;
+		if (kind === 'client') {
+			// Installed after the offline-queue bound, so refusals of a full queue count as errors.
+			connection.commands = new RedisCommandRecorder(created.client, role);
+		}
+
 		// Without a listener ioredis prints every reconnect failure to the console; keep the last
 		// one (redacted) for health() and hand them to the caller if it asked.
 		created.client.on('error', (error: Error) => {
