@@ -28,7 +28,7 @@ import {median, timed} from './bench-kit.js';
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = path.join(root, 'bench', '.work');
-const cli = path.join(root, 'build', 'cli.js');
+const cli = path.join(root, 'build', 'bundle', 'msdb.js');
 const referenceScript = path.join(root, 'bench', 'reference-loop.js');
 const nodePgMigrate = path.join(root, 'node_modules', 'node-pg-migrate', 'bin', 'node-pg-migrate.js');
 const count = Number(process.env.MSDB_BENCH_MIGRATIONS ?? 400);

@@ -1,11 +1,11 @@
 /**
- * Runs the built `msdb` (build/cli.js) as a separate process, as scripts and CI do: no TTY, so
- * it takes the script path. `npm test` builds first.
+ * Runs the built `msdb` (build/bundle/msdb.js, what the package's bin runs) as a separate
+ * process, as scripts and CI do: no TTY, so it takes the script path. `npm test` builds first.
  */
 import {fileURLToPath} from 'node:url';
 import {execa} from 'execa';
 
-export const CLI_PATH = fileURLToPath(new URL('../../build/cli.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../build/bundle/msdb.js', import.meta.url));
 
 export type MsdbRun = {
 	exitCode: number;

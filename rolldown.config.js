@@ -1,0 +1,28 @@
+// The msdb executable as a bundle (build/bundle/msdb.js), built from tsc's output in build/.
+//
+// Why: scripts call msdb often and wait for it, and Node spends most of a short command's life
+// resolving and reading hundreds of small ES modules (execa, pg, zod …). One module graph
+// flattened into a few chunks (one per lazily imported command) halves start-up; measured in
+// `npm run bench`. The library (build/index.js) stays unbundled: services bundle it themselves.
+//
+// Left outside the bundle:
+// - the Ink face (build/pastel-app.js and everything it imports): pastel finds its commands by
+//   reading build/commands/ at run time, so it must run from the module tree;
+// - packages that load files next to their own code (libpg-query's WebAssembly) or are heavy
+//   and only for development (testcontainers, s3rver).
+/** @type {import('rolldown').RolldownOptions} */
+export default {
+	input: {msdb: 'build/cli.js'},
+	platform: 'node',
+	external: ['libpg-query', 'testcontainers', 's3rver', 'ink', 'react', 'pastel', /^@inkjs\//],
+	plugins: [
+		{
+			name: 'ink-face-outside-the-bundle',
+			// build/cli/run-cli.js imports '../pastel-app.js'; from build/bundle/ that is the same file.
+			resolveId(source) {
+				return source.endsWith('/pastel-app.js') ? {id: '../pastel-app.js', external: true} : undefined;
+			},
+		},
+	],
+	output: {dir: 'build/bundle', format: 'esm', chunkFileNames: '[name]-[hash].js', cleanDir: true},
+};
