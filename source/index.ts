@@ -91,3 +91,16 @@ export type {
 	ServerSnapshotListener,
 	ServerSamplerOptions,
 } from './core/sampler/index.js';
+
+// metrics
+export {
+	createMetricsRegistry,
+	registerPoolMetrics,
+	registerRedisCommandMetrics,
+	registerMigrationMetrics,
+	registerBackupMetrics,
+	registerFleetMetrics,
+	serveMetrics,
+	ScrapeSource,
+} from './core/metrics/index.js';
+export type {MetricsRegistry, MetricsRegistryInput, MetricsServer, ServeMetricsOptions, SourceReading, SourcesHealth} from './core/metrics/index.js';

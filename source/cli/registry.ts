@@ -23,6 +23,10 @@ export const commandRegistry: Record<string, () => Promise<CommandDefinition>> =
 	'backup verify': async () => (await import('./definitions/backup-verify.js')).backupVerify as unknown as CommandDefinition,
 	'backup prune': async () => (await import('./definitions/backup-prune.js')).backupPrune as unknown as CommandDefinition,
 	restore: async () => (await import('./definitions/restore.js')).restore as unknown as CommandDefinition,
+	load: async () => (await import('./definitions/load.js')).load as unknown as CommandDefinition,
+	health: async () => (await import('./definitions/health.js')).health as unknown as CommandDefinition,
+	metrics: async () => (await import('./definitions/metrics.js')).metrics as unknown as CommandDefinition,
+	worker: async () => (await import('./definitions/worker.js')).worker as unknown as CommandDefinition,
 };
 
 /** Command groups and what they are for, for "unknown command" messages. */
@@ -32,6 +36,10 @@ export const commandGroups: Record<string, string> = {
 	cache: 'the multi-level cache as Redis sees it: stats',
 	backup: 'backups of PostgreSQL and Redis: create, list, verify <id> [--drill], prune',
 	restore: 'restore <id|manifest-url> [--into new|replace] [--confirm <name>]',
+	load: 'load [--rate N] [--duration D] [--agents N]: a paced workload through the core library with a live throughput line, for demos and benchmarks',
+	metrics: 'metrics [--port 9464]: Prometheus exporter (/metrics, /healthz) for the fleet, migrations and backups',
+	health: 'health: PostgreSQL and Redis roles, migrations, drift, backup and restore-drill age (exit 3 when a check fails)',
+	worker: 'worker [--once]: partition upkeep and expired-session cleanup with a heartbeat, until SIGTERM',
 };
 
 /** Finds the longest registered command at the start of argv. */

@@ -1,6 +1,6 @@
 import type {Registry} from 'prom-client';
 import type {CacheStats} from './cache-stats.js';
-import {LATENCY_BUCKETS_MS, type LatencySummary} from '../metrics/latency-histogram.js';
+import {histogramSamples as histogram} from '../metrics/collected-metric.js';
 
 /**
  * Exposes caches to Prometheus through a prom-client Registry the caller owns (never the global
@@ -150,18 +150,4 @@ function counter(name: string, help: string, values: (stats: CacheStats) => Arra
 
 function gauge(name: string, help: string, values: (stats: CacheStats) => Array<[Record<string, string>, number]>): Family {
 	return {...counter(name, help, values), type: 'gauge'};
-}
-
-function histogram(name: string, labels: Record<string, string>, latency: LatencySummary): Sample[] {
-	const samples: Sample[] = LATENCY_BUCKETS_MS.map((boundMs, index) => ({
-		metricName: `${name}_bucket`,
-		labels: {...labels, le: String(boundMs / 1000)},
-		value: latency.buckets[index] ?? 0,
-	}));
-	samples.push(
-		{metricName: `${name}_bucket`, labels: {...labels, le: '+Inf'}, value: latency.count},
-		{metricName: `${name}_sum`, labels, value: latency.sumMs / 1000},
-		{metricName: `${name}_count`, labels, value: latency.count},
-	);
-	return samples;
 }
