@@ -104,3 +104,12 @@ export {
 	ScrapeSource,
 } from './core/metrics/index.js';
 export type {MetricsRegistry, MetricsRegistryInput, MetricsServer, ServeMetricsOptions, SourceReading, SourcesHealth} from './core/metrics/index.js';
+
+// health, worker, load
+export {checkHealth} from './core/health/check-health.js';
+export type {HealthCheck, HealthReport} from './core/health/health-check-types.js';
+export {runWorker, WORKER_SERVICE} from './core/worker/run-worker.js';
+export type {WorkerOptions, WorkerSummary} from './core/worker/run-worker.js';
+export {runLoad, resolveLoadOptions} from './core/load/index.js';
+export type {LoadOptions, LoadSummary} from './core/load/index.js';
+export {FLEET_REDIS_ROLE} from './core/fleet/fleet-redis-role.js';

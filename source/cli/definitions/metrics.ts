@@ -1,3 +1,4 @@
+import {FLEET_REDIS_ROLE} from '../../core/fleet/fleet-redis-role.js';
 import {z} from 'zod';
 import type {SourceReading} from '../../core/metrics/scrape-source.js';
 import {defineCommand} from '../command-definition.js';
@@ -8,11 +9,6 @@ import {targetOption} from './backup-shared.js';
 
 /** The default migrations folder: a missing default folder means "no pending count", a missing named one is an error. */
 const DEFAULT_MIGRATIONS_DIR = './migrations';
-/**
- * The role whose Redis holds the heartbeats: the one `msdb worker` publishes on
- * (WORKER_HEARTBEAT_ROLE); a literal so parsing options never loads the worker.
- */
-const FLEET_REDIS_ROLE = 'pubsub';
 
 /** What the command reports when it stops. */
 type MetricsSummary = {

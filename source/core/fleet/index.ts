@@ -10,3 +10,4 @@ export type {FleetReading, FleetTotals, FleetPoolTotals, FleetCacheTotals, Fleet
 export {FleetKeyspace} from './fleet-keyspace.js';
 export {poolHeartbeatsOf, cacheHeartbeatOf, redisRoleHeartbeatOf} from './heartbeat-snapshot-of.js';
 export type {HeartbeatSnapshot, PoolHeartbeat, CacheHeartbeat, RedisRoleHeartbeat} from './heartbeat-snapshot.js';
+export {FLEET_REDIS_ROLE} from './fleet-redis-role.js';

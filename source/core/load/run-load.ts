@@ -9,6 +9,7 @@
  * the run goes on: that is what a demo of an outage needs to show. Only what makes the run
  * meaningless ends it: the schema missing (refused, exit 2) or PostgreSQL unreachable at start.
  */
+import {FLEET_REDIS_ROLE} from '../fleet/fleet-redis-role.js';
 import {MultiLevelCache} from '../cache/multi-level-cache.js';
 import {HeartbeatPublisher} from '../fleet/heartbeat-publisher.js';
 import {DatabasePools} from '../pools/database-pools.js';
@@ -39,7 +40,7 @@ export type LoadContext = {
 export const LOAD_CACHE_NAMESPACE = 'agents';
 
 /** The heartbeat goes where the worker's does: fleet state sits with the framework's pub/sub. */
-const HEARTBEAT_ROLE: RedisRole = 'pubsub';
+const HEARTBEAT_ROLE: RedisRole = FLEET_REDIS_ROLE;
 
 /**
  * L1 entries live 2 s (L2 keeps the default 60 s): long enough that most reads are L1 hits, as

@@ -1,3 +1,4 @@
+import {FLEET_REDIS_ROLE} from '../fleet/fleet-redis-role.js';
 import type pg from 'pg';
 import {backendPid, cancelBackend} from '../database/cancel-backend.js';
 import {asMsdbError} from '../errors.js';
@@ -27,7 +28,7 @@ export const WORKER_DEFAULTS = {
 } as const;
 
 /** The Redis role the worker's heartbeat goes to: fleet state sits with the framework's pub/sub. */
-export const WORKER_HEARTBEAT_ROLE: RedisRole = 'pubsub';
+export const WORKER_HEARTBEAT_ROLE: RedisRole = FLEET_REDIS_ROLE;
 
 /** The service name the worker publishes its heartbeat under. */
 export const WORKER_SERVICE = 'msdb worker';
