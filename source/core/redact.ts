@@ -7,6 +7,8 @@
  *   same value when a server or library echoes it back out of context.
  */
 
+import {isPublicSandboxCredential} from './sandbox/sandbox-credentials.js';
+
 const MASK = '***';
 
 /** Secrets shorter than this are not replaced verbatim: masking every "ab" would garble output. */
@@ -20,9 +22,12 @@ const URL_USERINFO = /([a-z][a-z\d+.-]*:\/\/)([^:/?#@\s]*):([^@/?#\s]*)@/gi;
 const KEY_VALUE_SECRET =
 	/\b(password|passwd|pwd|sslpassword|secret|secret_?access_?key|session_?token|token|x-amz-signature|x-amz-credential|x-amz-security-token)=('[^']*'|[^&\s'"]+)/gi;
 
-/** Adds a value that must never be printed. Safe to call with undefined or repeatedly. */
+/**
+ * Adds a value that must never be printed. Safe to call with undefined or repeatedly. The fixed,
+ * public credentials of `msdb sandbox` are never registered (see sandbox-credentials.ts).
+ */
 export function registerSecret(value: string | undefined | null): void {
-	if (value && value.length >= MIN_VERBATIM_SECRET_LENGTH && value !== MASK) {
+	if (value && value.length >= MIN_VERBATIM_SECRET_LENGTH && value !== MASK && !isPublicSandboxCredential(value)) {
 		registeredSecrets.add(value);
 		const encoded = encodeURIComponent(value);
 		if (encoded !== value) {
