@@ -200,7 +200,11 @@ function chooseComponents(manifest: BackupManifest, requested: BackupComponent[]
 	return requested;
 }
 
-async function liveDatabaseName(database: DatabaseConfig): Promise<string> {
+/**
+ * The database `--into replace` would swap out: the one the connection lands in (a URL without
+ * a database name, or PG* settings, pick it for the server). What a person must type to confirm.
+ */
+export async function liveDatabaseName(database: DatabaseConfig): Promise<string> {
 	const client = await connectDatabase(database, {applicationName: 'msdb:restore'});
 	try {
 		return (await client.query<{name: string}>('SELECT current_database() AS name')).rows[0]?.name ?? '';
