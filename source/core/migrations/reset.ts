@@ -78,7 +78,12 @@ export async function resetDatabase(settings: MigrationSettings, options: ResetO
 
 		const applied = await ledger.readApplied();
 		const keptBaselined = applied.filter(row => row.method === 'baseline').map(row => row.version);
-		const plan = planReset(baseline.snapshot, await snapshotLiveCatalog(client));
+		// Reading the catalog waits on locks other sessions hold on the objects; a cancel that
+		// interrupts that wait is a cancel (nothing dropped), not a statement the server refused.
+		const live = await snapshotLiveCatalog(client).catch((error: unknown) => {
+			throw settings.signal?.aborted ? cancelledError(`The reset of "${database}" was stopped before it began; nothing was dropped.`) : error;
+		});
+		const plan = planReset(baseline.snapshot, live);
 		if (options.dryRun) {
 			return {database, dryRun: true, dropped: plan.objects, statements: plan.statements, keptBaselined, warnings: plan.warnings};
 		}

@@ -1,0 +1,73 @@
+import {Box, Text} from 'ink';
+import type {MigrationDirection} from '../../core/migrations/migration-events.js';
+import {redact} from '../../core/redact.js';
+import {KeyFooter} from '../components/key-footer.js';
+import type {MigrationProgress} from './migration-progress.js';
+import {MigrationProgressView} from './migration-progress-view.js';
+import {OperationFailure} from './operation-failure.js';
+import type {CoreOperation, OperationStatus} from './use-core-operation.js';
+
+/** Props of {@link MigrationRunScreen}. */
+export type MigrationRunScreenProps = {
+	direction: MigrationDirection;
+	/** Where it runs, already safe to print (DatabaseConfig.display). */
+	database: string;
+	run: Pick<CoreOperation<unknown, unknown, MigrationProgress>, 'status' | 'view' | 'error' | 'cancelling'>;
+	/** The SQL of each reviewed migration, to show the failing line in context. */
+	sqlByVersion: ReadonlyMap<number, string>;
+	/** The core's plan differed from the reviewed one, so the flow stopped it before its first step. */
+	planChanged: boolean;
+	/** One line for the end of a finished run (also the console's status line). */
+	summary: string | undefined;
+	height: number;
+};
+
+const TITLES: Record<MigrationDirection, Record<OperationStatus, string>> = {
+	up: {idle: 'Applying migrations to', running: 'Applying migrations to', done: 'Applied migrations to', failed: 'Migrate failed on', cancelled: 'Migrate cancelled on'},
+	down: {
+		idle: 'Rolling back migrations on',
+		running: 'Rolling back migrations on',
+		done: 'Rolled back migrations on',
+		failed: 'Rollback failed on',
+		cancelled: 'Rollback cancelled on',
+	},
+};
+
+/**
+ * The run part of the migrate and roll-back flows: live progress per migration, what esc does
+ * while it runs (the core cancels the running statement and rolls back the current migration),
+ * then the summary, the failure (file, line, server error) or what a cancel kept.
+ */
+export function MigrationRunScreen({direction, database, run, sqlByVersion, planChanged, summary, height}: MigrationRunScreenProps) {
+	const failedStep = run.view.steps.find(step => step.status === 'failed');
+	const failedSql = failedStep ? sqlByVersion.get(failedStep.version) : undefined;
+	const kept = direction === 'up' ? 'Migrations already applied stay applied.' : 'Migrations already rolled back stay rolled back.';
+	return (
+		<Box flexDirection="column" gap={1}>
+			<Text bold wrap="truncate-middle">
+				{TITLES[direction][run.status]} {redact(database)}
+			</Text>
+			<MigrationProgressView progress={run.view} height={Math.max(3, height - 12)} cancelled={run.status === 'cancelled' || run.cancelling} />
+			{run.cancelling ? (
+				<Text color="yellow">
+					Cancelling: the statement running on the server is cancelled and the current {direction === 'up' ? 'migration' : 'rollback'} rolled back. {kept}
+				</Text>
+			) : undefined}
+			{run.status === 'done' && summary ? <Text color="green">✔ {summary}</Text> : undefined}
+			{run.status === 'cancelled' && planChanged ? (
+				<Text color="yellow">
+					The {direction === 'up' ? 'pending' : 'applied'} migrations changed since you reviewed them (another run?). Stopped before its first step:
+					nothing was {direction === 'up' ? 'applied' : 'rolled back'}.
+				</Text>
+			) : undefined}
+			{(run.status === 'failed' || (run.status === 'cancelled' && !planChanged)) && run.error ? <OperationFailure error={run.error} sql={failedSql} /> : undefined}
+			<KeyFooter
+				keys={
+					run.status === 'running'
+						? [{key: 'esc', label: run.cancelling ? 'cancelling…' : `cancel (rolls back the current ${direction === 'up' ? 'migration' : 'step'})`}]
+						: [...(planChanged ? [{key: 'r', label: 'review the new plan'}] : []), {key: 'enter esc', label: 'back to the console'}]
+				}
+			/>
+		</Box>
+	);
+}
