@@ -1,6 +1,7 @@
 import {ActionableError, asMsdbError, EXIT_REFUSED, type ExitCode} from '../core/errors.js';
 import {redact, redactDeep, registerSecretsFromEnvironment} from '../core/redact.js';
 import type {CommandDefinition, CommandOutcome} from './command-definition.js';
+import type {ConsoleOptions} from './definitions/console.js';
 import {formatErrorAsJson, formatErrorForHumans} from './error-report.js';
 import {renderPlainText} from './output-blocks.js';
 import {parseCommandArgv} from './parse-argv.js';
@@ -33,14 +34,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode | unde
 	}
 
 	try {
-		if (argv.length === 0) {
+		// No command word (`msdb`, `msdb --readonly`): the console. It parses its own flags rather
+		// than through pastel, whose default-command options would shadow every subcommand's.
+		if (argv.length === 0 || argv[0]?.startsWith('-')) {
 			if (!interactive || !io.stdinIsTTY) {
 				throw new ActionableError('E_NO_TTY', 'The msdb console needs an interactive terminal.', {
 					nextStep: 'Scripts use subcommands, e.g. `msdb migrate status --json`; see `msdb --help`.',
 				});
 			}
 
-			return await runPastel(argv);
+			const {consoleCommand} = await import('./definitions/console.js');
+			const input = parseCommandArgv(consoleCommand as unknown as CommandDefinition, argv);
+			// React's development build (prop checks, profiling marks) doubles the console's CPU;
+			// nobody develops msdb through its console. Set before Ink and React load.
+			process.env.NODE_ENV ??= 'production';
+			const {runConsole} = await import('../ui/console/run-console.js');
+			return await runConsole(input.options as ConsoleOptions, {env: io.env});
 		}
 
 		const match = matchCommand(argv);
