@@ -13,19 +13,8 @@ import {OutputTail} from '../source/core/backup/postgres/output-tail.js';
 import {assertPgDumpCanDump, assertPgRestoreCanRead, serverMajorVersion} from '../source/core/backup/postgres/pg-tool-compatibility.js';
 import {compareRowCounts} from '../source/core/backup/postgres/row-count-comparison.js';
 import {switchBackSql} from '../source/core/backup/postgres/swap-databases.js';
-import {ActionableError} from '../source/core/errors.js';
 import {registerSecret} from '../source/core/redact.js';
-
-function caught(work: () => void): ActionableError {
-	try {
-		work();
-	} catch (error) {
-		expect(error).toBeInstanceOf(ActionableError);
-		return error as ActionableError;
-	}
-
-	throw new Error('expected an error');
-}
+import {thrownActionableError} from './support/thrown-error.js';
 
 describe('pg_dump / pg_restore version checks', () => {
 	const pgDump = (version: string) => ({path: '/usr/lib/postgresql/x/bin/pg_dump', version, majorVersion: Number.parseInt(version, 10)});
@@ -37,7 +26,7 @@ describe('pg_dump / pg_restore version checks', () => {
 	});
 
 	it('refuses a pg_dump older than the server (exit 2, says what to install, nothing started)', () => {
-		const error = caught(() => assertPgDumpCanDump(pgDump('14.11'), {version: '15.20 (Debian 15.20-0+deb12u1)', versionNum: 150020}));
+		const error = thrownActionableError(() => assertPgDumpCanDump(pgDump('14.11'), {version: '15.20 (Debian 15.20-0+deb12u1)', versionNum: 150020}));
 		expect(error.code).toBe('E_PG_DUMP_TOO_OLD');
 		expect(error.exitCode).toBe(2);
 		expect(error.message).toContain('pg_dump 14.11');
@@ -52,7 +41,7 @@ describe('pg_dump / pg_restore version checks', () => {
 	});
 
 	it('refuses a pg_restore older than the pg_dump that wrote the archive', () => {
-		const error = caught(() => assertPgRestoreCanRead(pgDump('15.20'), {pgDumpVersion: '16.4', key: 'b1/postgres.dump'}));
+		const error = thrownActionableError(() => assertPgRestoreCanRead(pgDump('15.20'), {pgDumpVersion: '16.4', key: 'b1/postgres.dump'}));
 		expect(error.code).toBe('E_PG_RESTORE_TOO_OLD');
 		expect(error.exitCode).toBe(2);
 		expect(error.message).toContain('b1/postgres.dump');

@@ -18,7 +18,10 @@ import {POSTGRES_STATEMENTS_PER_POLL, type DashboardModel} from '../source/core/
 import type {DashboardSnapshot} from '../source/core/console/dashboard-snapshot.js';
 import {openDashboard} from '../source/core/console/open-dashboard.js';
 import {nextRefreshInterval} from '../source/core/console/refresh-steps.js';
+import {CacheHitRateTracker} from '../source/core/console/cache-hit-rates.js';
 import {FleetKeyspace} from '../source/core/fleet/fleet-keyspace.js';
+import {fleetTotals, type FleetReading} from '../source/core/fleet/fleet-reader.js';
+import type {HeartbeatSnapshot} from '../source/core/fleet/heartbeat-snapshot.js';
 import {applyMigrations} from '../source/core/migrations/apply.js';
 import {DEFAULT_LIMITS} from '../source/core/migrations/migration-settings.js';
 import {startLocalRedis} from '../source/core/provision/index.js';
@@ -53,10 +56,14 @@ async function until(model: DashboardModel, check: (snapshot: DashboardSnapshot)
 	});
 }
 
+/** The counters of one cache namespace as a heartbeat carries them (running totals since the process started). */
+type CacheCounts = {l1: [hits: number, misses: number]; l2: [hits: number, misses: number]; l3: [loads: number, loadErrors: number]};
+
+const FIRST_COUNTS: CacheCounts = {l1: [90, 10], l2: [6, 4], l3: [4, 0]};
+
 /** A heartbeat as a framework process publishes it (format 1), with one cache namespace. */
-async function publishHeartbeat(url: string, instanceId: string): Promise<void> {
+async function publishHeartbeat(url: string, instanceId: string, counts: CacheCounts = FIRST_COUNTS, publishedAt = new Date()): Promise<void> {
 	const keyspace = new FleetKeyspace(ENV);
-	const now = new Date().toISOString();
 	const snapshot = {
 		format: 1,
 		instanceId,
@@ -64,11 +71,18 @@ async function publishHeartbeat(url: string, instanceId: string): Promise<void> 
 		host: 'test-host',
 		pid: 4242,
 		version: '0.1.0',
-		startedAt: now,
-		publishedAt: now,
+		startedAt: new Date(publishedAt.getTime() - 60_000).toISOString(),
+		publishedAt: publishedAt.toISOString(),
 		intervalMs: 5000,
 		pools: [{role: 'primary', max: 20, total: 5, idle: 3, waiting: 0, acquisitions: 100, acquireErrors: 0, acquireMsSum: 12, queries: 300, queryErrors: 1, queryMsSum: 90}],
-		caches: [{namespace: 'agents', l1: {hits: 90, misses: 10, entries: 50, bytes: 5000}, l2: {hits: 6, misses: 4, unavailable: 0, breaker: 'closed'}, l3: {loads: 4, loadErrors: 0}}],
+		caches: [
+			{
+				namespace: 'agents',
+				l1: {hits: counts.l1[0], misses: counts.l1[1], entries: 50, bytes: 5000},
+				l2: {hits: counts.l2[0], misses: counts.l2[1], unavailable: 0, breaker: 'closed'},
+				l3: {loads: counts.l3[0], loadErrors: counts.l3[1]},
+			},
+		],
 		redis: [],
 	};
 	const client = new Redis(url);
@@ -86,6 +100,7 @@ describe('DashboardModel against real services', () => {
 	let project: string;
 	let backupDirectory: string;
 	let backupId: string;
+	let drilledAt: Date;
 	/** Versions of the framework's migrations after 8 (the repo adds more over time). */
 	let pendingVersions: number[];
 
@@ -117,7 +132,10 @@ describe('DashboardModel against real services', () => {
 		const startedAt = new Date(Date.now() - 3 * 3_600_000);
 		backupId = newBackupId(startedAt);
 		await target.putBytes(manifestKey(backupId), serializeManifest(sampleManifest(backupId, {startedAt})).json);
-		await writeVerificationRecord(target, sampleVerification(backupId, new Date(Date.now() - 3_600_000), true, true));
+		// A drill, then a later plain verify: the newest record is not the drill, and it still counts.
+		drilledAt = new Date(Date.now() - 2 * 3_600_000);
+		await writeVerificationRecord(target, sampleVerification(backupId, drilledAt, true, true));
+		await writeVerificationRecord(target, sampleVerification(backupId, new Date(Date.now() - 3_600_000), true, false));
 	});
 
 	afterAll(async () => {
@@ -164,6 +182,8 @@ describe('DashboardModel against real services', () => {
 			expect(snapshot.fleet?.env).toBe(ENV);
 			expect(snapshot.fleet?.instances.map(instance => instance.instanceId)).toEqual(['test-host:4242:abc']);
 			expect(snapshot.fleet?.totals.caches[0]).toMatchObject({namespace: 'agents', l1: {hitRatio: 0.9}, l2: {hitRatio: 0.6}});
+			// One heartbeat per instance so far: nothing to compare, so the rates are since the start.
+			expect(snapshot.fleet?.cacheRates).toEqual([{namespace: 'agents', window: 'cumulative', windowMs: null, l1: 0.9, l2: 0.6, loads: 4, l3: 1}]);
 
 			const migrations = snapshot.migrations!;
 			expect(migrations.current).toBe(8);
@@ -176,10 +196,35 @@ describe('DashboardModel against real services', () => {
 			const backups = snapshot.backups!;
 			expect(backups.total).toBe(1);
 			expect(backups.lastBackup?.id).toBe(backupId);
-			expect(backups.lastVerifiedRestore?.backupId).toBe(backupId);
+			expect(backups.lastVerifiedRestore).toEqual({backupId, verifiedAt: drilledAt.toISOString()});
+			expect(backups.recent[0]?.lastVerification).toMatchObject({ok: true, drill: false});
 			expect(snapshot.header.backupTarget).toBe(backupDirectory);
 		} finally {
 			await model.stop();
+		}
+	});
+
+	it('rates the caches over the last heartbeat interval once an instance has published twice; since start again when its counters go down', async () => {
+		const model = openModel({intervalMs: 100});
+		model.start();
+		try {
+			await until(model, s => s.fleet !== null);
+			// The same process 5 s later: 10 more L1 hits and 20 more misses, and so on.
+			const publishedAt = new Date(Date.now() + 5000);
+			await publishHeartbeat(redis.url, 'test-host:4242:abc', {l1: [100, 30], l2: [7, 13], l3: [6, 1]}, publishedAt);
+			const moved = await until(model, s => s.fleet?.cacheRates[0]?.window === 'interval');
+			expect(moved.fleet?.cacheRates[0]).toMatchObject({namespace: 'agents', l1: 10 / 30, l2: 1 / 10, loads: 2, l3: 0.5});
+			expect(moved.fleet?.cacheRates[0]?.windowMs).toBeGreaterThan(0);
+			// The lifetime ratios are still there for whoever wants them.
+			expect(moved.fleet?.totals.caches[0]?.l1.hitRatio).toBeCloseTo(100 / 130);
+
+			// Counters lower than the last heartbeat's: the cache was re-created; its lifetime ratio it is.
+			await publishHeartbeat(redis.url, 'test-host:4242:abc', {l1: [1, 1], l2: [0, 0], l3: [0, 0]}, new Date(publishedAt.getTime() + 5000));
+			const reset = await until(model, s => s.fleet?.cacheRates[0]?.window === 'cumulative');
+			expect(reset.fleet?.cacheRates[0]).toEqual({namespace: 'agents', window: 'cumulative', windowMs: null, l1: 0.5, l2: null, loads: 0, l3: null});
+		} finally {
+			await model.stop();
+			await publishHeartbeat(redis.url, 'test-host:4242:abc');
 		}
 	});
 
@@ -330,5 +375,50 @@ describe('DashboardModel against real services', () => {
 		expect(() =>
 			openDashboard({databaseUrl: 'postgres://localhost/db', redisUrl: 'http://nope', migrationsDir: 'm', rollbacksDir: 'r', intervalMs: 2000, env: {}}),
 		).toThrow(expect.objectContaining({code: 'E_REDIS_CONFIG_INVALID'}));
+	});
+});
+
+describe('CacheHitRateTracker', () => {
+	const T0 = Date.parse('2025-06-01T12:00:00.000Z');
+	function instance(id: string, publishedAtMs: number, l1: [number, number]): HeartbeatSnapshot {
+		return {
+			format: 1,
+			instanceId: id,
+			service: 'agent-runtime',
+			host: 'h',
+			pid: 1,
+			version: '0.1.0',
+			startedAt: new Date(T0 - 60_000).toISOString(),
+			publishedAt: new Date(publishedAtMs).toISOString(),
+			intervalMs: 5000,
+			pools: [],
+			caches: [{namespace: 'agents', l1: {hits: l1[0], misses: l1[1], entries: 1, bytes: 1}, l2: {hits: 0, misses: 0, unavailable: 0, breaker: 'closed'}, l3: {loads: 0, loadErrors: 0}}],
+			redis: [],
+		};
+	}
+
+	function reading(...instances: HeartbeatSnapshot[]): FleetReading {
+		return {env: 'dev', instances, totals: fleetTotals(instances), skipped: 0, readAt: new Date(T0).toISOString()};
+	}
+
+	it('compares consecutive heartbeats per instance, keeps the pair while the console re-reads the same one, and falls back when one cannot be compared', () => {
+		const tracker = new CacheHitRateTracker();
+		expect(tracker.update(reading(instance('a', T0, [90, 10])))[0]).toMatchObject({window: 'cumulative', l1: 0.9});
+		const next = reading(instance('a', T0 + 5000, [100, 30]));
+		expect(tracker.update(next)[0]).toMatchObject({window: 'interval', windowMs: 5000, l1: 10 / 30});
+		// The console reads faster than processes publish: the same heartbeat again keeps the rates.
+		expect(tracker.update(next)[0]).toMatchObject({window: 'interval', windowMs: 5000, l1: 10 / 30});
+		// Two instances: the deltas add up (a: +10/+0, b: +0/+10), the window is the longer gap.
+		tracker.update(reading(instance('a', T0 + 10_000, [100, 30]), instance('b', T0 + 9000, [0, 0])));
+		const both = tracker.update(reading(instance('a', T0 + 15_000, [110, 30]), instance('b', T0 + 16_000, [0, 10])));
+		expect(both[0]).toMatchObject({window: 'interval', windowMs: 7000, l1: 0.5});
+		// A process that just started has nothing to compare: the namespace shows since start.
+		const joined = tracker.update(reading(instance('a', T0 + 20_000, [120, 30]), instance('b', T0 + 21_000, [0, 20]), instance('c', T0 + 20_000, [5, 5])));
+		expect(joined[0]).toMatchObject({window: 'cumulative', windowMs: null, l1: 125 / 180});
+		// No reads in the interval: no rate, rather than an old one.
+		expect(tracker.update(reading(instance('a', T0 + 25_000, [120, 30]), instance('b', T0 + 26_000, [0, 20]), instance('c', T0 + 25_000, [5, 5])))[0]).toMatchObject({
+			window: 'interval',
+			l1: null,
+		});
 	});
 });

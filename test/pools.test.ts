@@ -4,6 +4,7 @@ import {ActionableError} from '../source/core/errors.js';
 import {DatabasePools, POOL_ROLES, resolvePoolsConfig, type PoolRole, type PoolStats} from '../source/core/pools/index.js';
 import {query} from './support/sql.js';
 import {useTestDatabase} from './support/test-database.js';
+import {thrownActionableError} from './support/thrown-error.js';
 
 /** A promise and the function that settles it, to hold a checked-out client as long as a test needs. */
 function gate(): {opened: Promise<void>; open: () => void} {
@@ -21,17 +22,6 @@ function statsOf(pools: DatabasePools, role: PoolRole): PoolStats {
 	}
 
 	return stats;
-}
-
-function thrown(work: () => unknown): ActionableError {
-	try {
-		work();
-	} catch (error) {
-		expect(error).toBeInstanceOf(ActionableError);
-		return error as ActionableError;
-	}
-
-	throw new Error('expected an error');
 }
 
 describe('resolvePoolsConfig', () => {
@@ -89,7 +79,7 @@ describe('resolvePoolsConfig', () => {
 			[{DATABASE_BACKGROUND_URL: 'mysql://root:hunter2-pw@db/app'}, /DATABASE_BACKGROUND_URL must be a postgres:\/\/ or postgresql:\/\/ URL: mysql:\/\/root:\*\*\*@db\/app/],
 		];
 		for (const [env, message] of cases) {
-			const error = thrown(() => resolvePoolsConfig({databaseUrl: primaryUrl}, env));
+			const error = thrownActionableError(() => resolvePoolsConfig({databaseUrl: primaryUrl}, env));
 			expect(error.code).toBe('E_CONFIG_INVALID');
 			expect(error.exitCode).toBe(2);
 			expect(error.message).toMatch(message);
@@ -97,7 +87,7 @@ describe('resolvePoolsConfig', () => {
 			expect(error.nextStep).toBeTruthy();
 		}
 
-		const override = thrown(() => resolvePoolsConfig({databaseUrl: primaryUrl, overrides: {background: {max: 2.5}}}, {}));
+		const override = thrownActionableError(() => resolvePoolsConfig({databaseUrl: primaryUrl, overrides: {background: {max: 2.5}}}, {}));
 		expect(override).toMatchObject({code: 'E_BAD_ARGUMENT', exitCode: 2});
 		expect(override.message).toMatch(/overrides\.background\.max must be a whole number/);
 	});

@@ -1,21 +1,10 @@
 import {describe, expect, it} from 'vitest';
-import {ActionableError} from '../source/core/errors.js';
 import {redact} from '../source/core/redact.js';
 import {parseRedisUrl, resolveRedisConfig, type RedisEndpoint} from '../source/core/redis/redis-config.js';
+import {thrownActionableError} from './support/thrown-error.js';
 
 function parse(url: string): RedisEndpoint {
 	return parseRedisUrl(url, 'REDIS_URL');
-}
-
-function failure(run: () => unknown): ActionableError {
-	try {
-		run();
-	} catch (error) {
-		expect(error).toBeInstanceOf(ActionableError);
-		return error as ActionableError;
-	}
-
-	throw new Error('expected an error');
 }
 
 describe('Redis URL forms', () => {
@@ -146,7 +135,7 @@ describe('bad Redis URLs', () => {
 
 	for (const testCase of cases) {
 		it(`${testCase.name}: names the source, masks the password, lists the accepted forms`, () => {
-			const error = failure(() => resolveRedisConfig(testCase.option === undefined ? {} : {redisUrl: testCase.option}, testCase.env));
+			const error = thrownActionableError(() => resolveRedisConfig(testCase.option === undefined ? {} : {redisUrl: testCase.option}, testCase.env));
 			expect(error.code).toBe('E_REDIS_CONFIG_INVALID');
 			expect(error.exitCode).toBe(2);
 			expect(error.message).toContain(testCase.source);

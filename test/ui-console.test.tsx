@@ -13,6 +13,7 @@ import {execa} from 'execa';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {resolveDatabaseConfig} from '../source/core/config/database-config.js';
 import type {DashboardFeed, DashboardListener, DashboardSnapshot} from '../source/core/console/dashboard-snapshot.js';
+import {CacheHitRateTracker} from '../source/core/console/cache-hit-rates.js';
 import {openDashboard} from '../source/core/console/open-dashboard.js';
 import {fleetTotals} from '../source/core/fleet/fleet-reader.js';
 import type {HeartbeatSnapshot} from '../source/core/fleet/heartbeat-snapshot.js';
@@ -98,6 +99,18 @@ function heartbeat(instanceId: string, breaker: 'closed' | 'open' | 'half-open')
 	};
 }
 
+/** The fleet as the model hands it over: `earlier` readings first (none: rates since start). */
+function fleetOf(instances: HeartbeatSnapshot[], ...earlier: HeartbeatSnapshot[][]): NonNullable<DashboardSnapshot['fleet']> {
+	const tracker = new CacheHitRateTracker();
+	const reading = (list: HeartbeatSnapshot[]) => ({env: 'prod', instances: list, totals: fleetTotals(list), skipped: 0, readAt: NOW.toISOString()});
+	for (const list of earlier) {
+		tracker.update(reading(list));
+	}
+
+	const current = reading(instances);
+	return {...current, cacheRates: tracker.update(current)};
+}
+
 function fullSnapshot(overrides: Partial<DashboardSnapshot> = {}): DashboardSnapshot {
 	const instances = [heartbeat('a', 'closed'), heartbeat('b', 'open')];
 	return {
@@ -109,7 +122,7 @@ function fullSnapshot(overrides: Partial<DashboardSnapshot> = {}): DashboardSnap
 		},
 		postgres: postgresSample(),
 		redis: redisSample(),
-		fleet: {env: 'prod', instances, totals: fleetTotals(instances), skipped: 0, readAt: NOW.toISOString()},
+		fleet: fleetOf(instances),
 		migrations: {
 			statusKnown: true,
 			current: 8,
@@ -317,16 +330,38 @@ describe('panels', () => {
 	});
 
 	it('Cache: L1/L2/L3 and breakers per namespace across instances; "no instances reporting"; its error', () => {
+		// One heartbeat per instance: nothing to compare yet, so the rates are since start, marked *.
 		const frame = panel(<CachePanel {...props(fullSnapshot(), 40, 7)} />);
 		expect(frame).toContain('2 instances · 1 breaker open');
-		expect(frame).toMatch(/agents\s+90%\s+60%\s+100% open ×1/);
-		expect(frame).toMatch(/sessions\s+25%\s+66%\s+90% closed/);
+		expect(frame).toMatch(/agents\*\s+90%\s+60%\s+100% open ×1/);
+		expect(frame).toMatch(/sessions\*\s+25%\s+66%\s+90% closed/);
+		expect(panel(<CachePanel {...props(fullSnapshot(), 70, 7)} />)).toContain('2 instances · 1 breaker open · * rates since start');
 		const wide = panel(<CachePanel {...props(fullSnapshot(), 70, 7)} />);
 		expect(wide).toMatch(/LOADS\s+INST/);
-		const empty = fullSnapshot({fleet: {env: 'prod', instances: [], totals: fleetTotals([]), skipped: 0, readAt: NOW.toISOString()}});
+		const empty = fullSnapshot({fleet: fleetOf([])});
 		expect(panel(<CachePanel {...props(empty, 40, 7)} />)).toContain('no instances reporting');
 		const down = panel(<CachePanel {...props(fullSnapshot({fleet: null, errors: {fleet: "Cannot read the fleet's heartbeats from redis://x:6379: timeout"}}), 40, 7)} />);
 		expect(words(down)).toContain("✖ Cannot read the fleet's heartbeats from redis://x:6379: timeout");
+	});
+
+	it('Cache: rates over the last heartbeat interval once every instance has published twice, and says which', () => {
+		// 5 s later: agents had 10 L1 hits and 30 misses more (lifetime 100/140, now 25%), sessions no reads.
+		const later = (instance: HeartbeatSnapshot): HeartbeatSnapshot => ({
+			...instance,
+			publishedAt: new Date(NOW.getTime() + 5000).toISOString(),
+			caches: instance.caches.map(cache => (cache.namespace === 'agents' ? {...cache, l1: {...cache.l1, hits: cache.l1.hits + 5, misses: cache.l1.misses + 15}} : cache)),
+		});
+		const before = [heartbeat('a', 'closed'), heartbeat('b', 'closed')];
+		const interval = panel(<CachePanel {...props(fullSnapshot({fleet: fleetOf(before.map(later), before)}), 70, 7)} />);
+		expect(interval).toContain('2 instances · rates over 5 s');
+		expect(interval).toMatch(/agents\s+25%\s+—\s+—\s+0\s+2 closed/);
+		expect(interval).toMatch(/sessions\s+—\s+—\s+—/);
+		// A third instance that just started: its namespaces show since start, marked *.
+		const joined = [...before.map(later), {...heartbeat('c', 'closed'), caches: [heartbeat('c', 'closed').caches[0]!]}];
+		const mixed = panel(<CachePanel {...props(fullSnapshot({fleet: fleetOf(joined, before)}), 70, 7)} />);
+		expect(mixed).toContain('3 instances · rates over 5 s, * since start');
+		expect(mixed).toMatch(/agents\*\s+\d+%/);
+		expect(mixed).toMatch(/sessions \s+—/);
 	});
 
 	it('Migrations: current version, pending list, validation and drift; and its errors', () => {

@@ -6,21 +6,18 @@
 import {mkdtemp, readdir, readFile, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {setTimeout as sleep} from 'node:timers/promises';
 import {render} from 'ink-testing-library';
 import {Redis} from 'ioredis';
-import {afterAll, beforeAll, describe, expect, inject, it, vi} from 'vitest';
-import type {FlowContext, FlowOutcome} from '../source/ui/flows/flow-context.js';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
+import type {FlowContext} from '../source/ui/flows/flow-context.js';
 import {formatEta, TransferProgress} from '../source/ui/components/transfer-progress.js';
 import {BackupFlow} from '../source/ui/flows/backup-flow.js';
+import {flowContext, keys, renderFlow} from './support/flow-harness.js';
 import {configOf, pgbenchInit} from './support/postgres-fixtures.js';
 import {query} from './support/sql.js';
 import {createTestDatabase, useTestDatabase, type TestDatabase} from './support/test-database.js';
 import {useTestRedis} from './support/test-redis.js';
 
-const ENTER = '\r';
-const ESC = '\u001B';
-const DOWN = '\u001B[B';
 
 const source = useTestDatabase('ui_flow_backup');
 const redis = useTestRedis();
@@ -59,45 +56,12 @@ async function filesUnder(root: string): Promise<string[]> {
 }
 
 function contextFor(overrides: Partial<FlowContext>): FlowContext {
-	return {
-		database: configOf(source.url),
-		redisUrl: redis.url,
-		migrationsDir: 'migrations',
-		rollbacksDir: 'rollbacks',
-		backupTarget: undefined,
-		env: {},
-		readonly: false,
-		...overrides,
-	};
+	return flowContext(source.url, {redisUrl: redis.url, env: {}, ...overrides});
 }
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) {
-			throw new Error(`timed out waiting for ${what}`);
-		}
-
-		await sleep(10);
-	}
-}
-
-function renderFlow(context: FlowContext) {
-	const onExit = vi.fn<(outcome: FlowOutcome) => void>();
-	const screen = render(<BackupFlow context={context} onExit={onExit} width={100} height={30} />);
-	const frame = () => screen.lastFrame() ?? '';
-	/** Waits for `text` on screen, then a moment so the screen's input handlers are in place. */
-	const see = async (text: string | RegExp, timeoutMs?: number) => {
-		await waitFor(() => (typeof text === 'string' ? frame().includes(text) : text.test(frame())), `${String(text)} in:\n${frame()}`, timeoutMs);
-		await sleep(30);
-	};
-
-	const press = async (key: string) => {
-		screen.stdin.write(key);
-		await sleep(30);
-	};
-
-	return {...screen, frame, see, press, onExit};
+/** Backing up real data can take a while on a busy machine: waits last up to 30 s. */
+function open(context: FlowContext) {
+	return renderFlow(BackupFlow, context, {timeoutMs: 30_000});
 }
 
 describe('TransferProgress (a bar per artifact)', () => {
@@ -134,16 +98,16 @@ describe('TransferProgress (a bar per artifact)', () => {
 describe('BackupFlow', () => {
 	it('backs up both components with a bar per artifact, then shows the id and location; the manifest is there', async () => {
 		const root = await newRoot();
-		const flow = renderFlow(contextFor({backupTarget: root}));
-		await flow.see('start the backup');
+		const flow = open(contextFor({backupTarget: root}));
+		await flow.waitForFrame('start the backup');
 		expect(flow.frame()).toContain(`Back up to ${root}`);
 		expect(flow.frame()).toMatch(/PostgreSQL .*pg_dump/);
 		expect(flow.frame()).toMatch(/Redis .*RDB over replication/);
 		expect(flow.frame()).toMatch(/space\s+select/);
-		await flow.press(ENTER);
-		await flow.see('Backing up postgres + redis');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Backing up postgres + redis');
 		expect(flow.frame()).toContain('esc cancel the backup');
-		await flow.see('✔ Backup', 60_000);
+		await flow.waitForFrame('✔ Backup', 60_000);
 
 		const [id, ...others] = await readdir(root);
 		expect(others).toEqual([]);
@@ -159,12 +123,12 @@ describe('BackupFlow', () => {
 		expect(summary).toMatch(/enter\s+done/);
 
 		// Progress: a line per artifact with its bytes and rate while it ran.
-		const seen = flow.frames.join('\n');
+		const seen = flow.allFrames();
 		expect(seen).toMatch(/upload postgres: \S+\/postgres\.dump/);
 		expect(seen).toMatch(/upload redis: \S+\/redis\.data/);
 		expect(seen).toMatch(/\d+(\.\d+)? (B|KiB|MiB)\/s/);
 
-		await flow.press(ENTER);
+		await flow.press(keys.enter);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'done', summary: expect.stringContaining(`backup ${manifest.id} written to ${root}`)});
 		flow.unmount();
@@ -172,33 +136,33 @@ describe('BackupFlow', () => {
 
 	it('backs up PostgreSQL alone when Redis is deselected', async () => {
 		const root = await newRoot();
-		const flow = renderFlow(contextFor({backupTarget: root}));
-		await flow.see('start the backup');
-		await flow.press(DOWN);
+		const flow = open(contextFor({backupTarget: root}));
+		await flow.waitForFrame('start the backup');
+		await flow.press(keys.down);
 		await flow.press(' ');
-		await flow.press(ENTER);
-		await flow.see('Backing up postgres…');
-		await flow.see('✔ Backup', 60_000);
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Backing up postgres…');
+		await flow.waitForFrame('✔ Backup', 60_000);
 		const [id] = await readdir(root);
 		const manifest = JSON.parse(await readFile(path.join(root, id ?? '', 'manifest.json'), 'utf8'));
 		expect(manifest.components).toEqual(['postgres']);
 		expect(manifest.postgres.rowCounts['public.agents_demo']).toBe(25);
 		expect(flow.frame()).not.toMatch(/^redis\s/m);
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'done', summary: expect.stringContaining(manifest.id)});
 		flow.unmount();
 	});
 
 	it('esc before the start writes nothing; an empty choice is refused with a hint', async () => {
 		const root = await newRoot();
-		const flow = renderFlow(contextFor({backupTarget: root}));
-		await flow.see('start the backup');
+		const flow = open(contextFor({backupTarget: root}));
+		await flow.waitForFrame('start the backup');
 		await flow.press(' ');
-		await flow.press(DOWN);
+		await flow.press(keys.down);
 		await flow.press(' ');
-		await flow.press(ENTER);
-		await flow.see('Choose at least one component');
-		await flow.press(ESC);
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Choose at least one component');
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'backup not started; nothing was written'});
 		expect(await readdir(root)).toEqual([]);
@@ -207,22 +171,22 @@ describe('BackupFlow', () => {
 
 	it('without a Redis URL offers PostgreSQL only and says why', async () => {
 		const root = await newRoot();
-		const flow = renderFlow(contextFor({backupTarget: root, redisUrl: undefined}));
-		await flow.see('start the backup');
+		const flow = open(contextFor({backupTarget: root, redisUrl: undefined}));
+		await flow.waitForFrame('start the backup');
 		expect(flow.frame()).not.toMatch(/RDB over replication/);
 		expect(flow.frame()).toContain('Redis is not offered: no Redis URL is configured (--redis-url or REDIS_URL).');
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledWith(expect.objectContaining({status: 'cancelled'}));
 		flow.unmount();
 	});
 
 	it('with no target configured says so and how to set one; esc goes back', async () => {
-		const flow = renderFlow(contextFor({backupTarget: undefined}));
-		await flow.see('No backup target is configured');
+		const flow = open(contextFor({backupTarget: undefined}));
+		await flow.waitForFrame('No backup target is configured');
 		expect(flow.frame()).toContain('--target s3://bucket/prefix');
 		expect(flow.frame()).toContain('MSDB_BACKUP_TARGET');
 		expect(flow.frame()).toMatch(/esc\s+back/);
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'no backup target configured'});
 		flow.unmount();
@@ -232,17 +196,17 @@ describe('BackupFlow', () => {
 		const root = await newRoot();
 		// Nothing listens on port 1: the dump cannot start.
 		const unreachable = configOf('postgres://msdb:s3cr3t-ui-pw@127.0.0.1:1/nowhere');
-		const flow = renderFlow(contextFor({backupTarget: root, database: unreachable, redisUrl: undefined}));
-		await flow.see('start the backup');
-		await flow.press(ENTER);
-		await flow.see('No manifest was written', 30_000);
+		const flow = open(contextFor({backupTarget: root, database: unreachable, redisUrl: undefined}));
+		await flow.waitForFrame('start the backup');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('No manifest was written', 30_000);
 		const frame = flow.frame();
 		expect(frame).toMatch(/✖ /);
 		expect(frame).toMatch(/→ /);
 		expect(frame).toMatch(/\(E_[A-Z_]+\)/);
-		expect(flow.frames.join('\n')).not.toContain('s3cr3t-ui-pw');
+		expect(flow.allFrames()).not.toContain('s3cr3t-ui-pw');
 		expect(await filesUnder(root)).toEqual([]);
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'failed', summary: expect.stringMatching(/^backup failed: /)});
 		flow.unmount();
 	});
@@ -260,17 +224,17 @@ describe('BackupFlow', () => {
 
 		it('esc during the run cancels through the core: nothing is kept, and it says so', async () => {
 			const root = await newRoot();
-			const flow = renderFlow(contextFor({backupTarget: root, database: configOf(big.url), redisUrl: undefined}));
-			await flow.see('start the backup');
-			await flow.press(ENTER);
-			await flow.see(/upload postgres: \S+\/postgres\.dump/);
-			await flow.press(ESC);
-			await flow.see('Nothing was kept', 30_000);
-			expect(flow.frames.join('\n')).toContain('Cancelling: stopping the transfer');
+			const flow = open(contextFor({backupTarget: root, database: configOf(big.url), redisUrl: undefined}));
+			await flow.waitForFrame('start the backup');
+			await flow.press(keys.enter);
+			await flow.waitForFrame(/upload postgres: \S+\/postgres\.dump/);
+			await flow.press(keys.escape);
+			await flow.waitForFrame('Nothing was kept', 30_000);
+			expect(flow.allFrames()).toContain('Cancelling: stopping the transfer');
 			expect(flow.frame()).toContain('Cancelled.');
 			// No file at all, no manifest: at most an empty folder, which no listing takes for a backup.
 			expect(await filesUnder(root)).toEqual([]);
-			await flow.press(ESC);
+			await flow.press(keys.escape);
 			expect(flow.onExit).toHaveBeenCalledTimes(1);
 			expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'backup cancelled; nothing was kept'});
 			flow.unmount();

@@ -1,9 +1,9 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {applyMigrations} from '../source/core/migrations/apply.js';
 import {flowMigrationSettings} from '../source/ui/flows/flow-migration-settings.js';
 import {MigrateFlow} from '../source/ui/flows/migrate-flow.js';
-import {flowContext, keys, renderFlow} from './support/flow-harness.js';
-import {createMigrationProject, type MigrationProject} from './support/migration-project.js';
+import {keys, migrationFlowContext, renderFlow} from './support/flow-harness.js';
+import {useMigrationProject} from './support/migration-project.js';
 import {query, relationExists} from './support/sql.js';
 import {useTestDatabase} from './support/test-database.js';
 
@@ -19,33 +19,12 @@ async function ledgerVersions(url: string): Promise<number[]> {
 	return rows.map(row => Number(row.version));
 }
 
-function useProject(files: Parameters<typeof createMigrationProject>[0]): {readonly current: MigrationProject} {
-	let project: MigrationProject | undefined;
-	beforeAll(async () => {
-		project = await createMigrationProject(files);
-	});
-	afterAll(async () => project?.remove());
-	return {
-		get current() {
-			if (!project) {
-				throw new Error('the project exists only inside tests');
-			}
-
-			return project;
-		},
-	};
-}
-
-function contextFor(url: string, project: MigrationProject, overrides: Parameters<typeof flowContext>[1] = {}) {
-	return flowContext(url, {migrationsDir: project.migrationsDir, rollbacksDir: project.rollbacksDir, ...overrides});
-}
-
 describe('MigrateFlow: review, dry run and cancel', () => {
 	const database = useTestDatabase('ui_migrate_review');
-	const project = useProject({migrations: {'1_create_users.sql': USERS_SQL, '2_add_email.sql': EMAIL_SQL}});
+	const project = useMigrationProject({migrations: {'1_create_users.sql': USERS_SQL, '2_add_email.sql': EMAIL_SQL}});
 
 	it('lists the pending migrations with their SQL as a dry run, lets you read it all, and esc leaves with nothing changed', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		const review = await flow.waitForFrame('Dry run:');
 		expect(review).toContain('2 pending migrations would be applied');
 		expect(review).toContain('Nothing has been changed');
@@ -83,7 +62,7 @@ describe('MigrateFlow: review, dry run and cancel', () => {
 	});
 
 	it('esc on the confirm screen goes back to the plan; enter there does not apply', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('Dry run:');
 		await flow.press('a');
 		const confirm = await flow.waitForFrame('Apply 2 migrations to');
@@ -104,7 +83,7 @@ describe('MigrateFlow: review, dry run and cancel', () => {
 	});
 
 	it('refuses to start in a read-only console', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current, {readonly: true}));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current, {readonly: true}));
 		const frame = await flow.waitForFrame('Refused');
 		expect(frame).toContain('--readonly');
 		expect(frame).toContain('Nothing was done');
@@ -120,10 +99,10 @@ describe('MigrateFlow: review, dry run and cancel', () => {
 
 describe('MigrateFlow: apply', () => {
 	const database = useTestDatabase('ui_migrate_apply');
-	const project = useProject({migrations: {'1_create_users.sql': USERS_SQL, '2_add_email.sql': EMAIL_SQL, '3_add_index.sql': 'CREATE INDEX users_name ON users (name);\n'}});
+	const project = useMigrationProject({migrations: {'1_create_users.sql': USERS_SQL, '2_add_email.sql': EMAIL_SQL, '3_add_index.sql': 'CREATE INDEX users_name ON users (name);\n'}});
 
 	it('t applies up to the highlighted migration only', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('3 pending migrations would be applied');
 		await flow.press('j');
 		await flow.waitForFrame('❯ 2_add_email');
@@ -139,7 +118,7 @@ describe('MigrateFlow: apply', () => {
 	});
 
 	it('confirm with y shows progress per migration, then the summary; the ledger has the rows', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('1 pending migration would be applied');
 		await flow.press('a');
 		await flow.waitForFrame('Apply 1 migration to');
@@ -157,7 +136,7 @@ describe('MigrateFlow: apply', () => {
 	});
 
 	it('says there is nothing to apply when everything is applied', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('Nothing to apply');
 		expect(flow.frame()).toContain('at version 3');
 		await flow.press(keys.escape);
@@ -168,7 +147,7 @@ describe('MigrateFlow: apply', () => {
 
 describe('MigrateFlow: failure and cancel', () => {
 	const database = useTestDatabase('ui_migrate_failure');
-	const project = useProject({
+	const project = useMigrationProject({
 		migrations: {
 			'1_create_users.sql': USERS_SQL,
 			'2_broken.sql': '-- refers to a table that does not exist\nSELECT 1;\nSELECT id FROM no_such_table;\n',
@@ -176,7 +155,7 @@ describe('MigrateFlow: failure and cancel', () => {
 	});
 
 	it('a failing migration shows the file, line, server error and the failing line; earlier ones stay applied', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('2 pending migrations would be applied');
 		await flow.press('a');
 		await flow.waitForFrame('Apply 2 migrations');
@@ -199,7 +178,7 @@ describe('MigrateFlow: failure and cancel', () => {
 
 	it('esc during a run cancels the running statement on the server and rolls that migration back', async () => {
 		await project.current.writeMigration('2_broken.sql', 'CREATE TABLE slow (id int);\nSELECT pg_sleep(30);\n');
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('1 pending migration would be applied');
 		await flow.press('a');
 		await flow.press('y');
@@ -222,10 +201,10 @@ describe('MigrateFlow: failure and cancel', () => {
 
 describe('MigrateFlow: the plan changes between review and run', () => {
 	const database = useTestDatabase('ui_migrate_plan_changed');
-	const project = useProject({migrations: {'1_create_users.sql': USERS_SQL, '2_add_email.sql': EMAIL_SQL}});
+	const project = useMigrationProject({migrations: {'1_create_users.sql': USERS_SQL, '2_add_email.sql': EMAIL_SQL}});
 
 	it('stops before applying anything and offers to review the new plan', async () => {
-		const context = contextFor(database.url, project.current);
+		const context = migrationFlowContext(database.url, project.current);
 		const flow = renderFlow(MigrateFlow, context);
 		await flow.waitForFrame('2 pending migrations would be applied');
 		await flow.press('a');
@@ -251,10 +230,10 @@ describe('MigrateFlow: the plan changes between review and run', () => {
 
 describe('MigrateFlow: a folder the core refuses', () => {
 	const database = useTestDatabase('ui_migrate_refused');
-	const project = useProject({migrations: {'1_create_users.sql': USERS_SQL, 'notes.txt': 'not a migration'}});
+	const project = useMigrationProject({migrations: {'1_create_users.sql': USERS_SQL, 'notes.txt': 'not a migration'}});
 
 	it('shows why nothing can be planned, with the next step; r tries again, esc leaves', async () => {
-		const flow = renderFlow(MigrateFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(MigrateFlow, migrationFlowContext(database.url, project.current));
 		const refused = await flow.waitForFrame('(E_MIGRATIONS_INVALID)');
 		expect(refused).toContain('Could not plan the migration; nothing was applied.');
 		expect(refused).toContain('notes.txt');

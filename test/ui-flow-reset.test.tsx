@@ -6,8 +6,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {applyMigrations} from '../source/core/migrations/apply.js';
 import {flowMigrationSettings} from '../source/ui/flows/flow-migration-settings.js';
 import {ResetFlow} from '../source/ui/flows/reset-flow.js';
-import {flowContext, keys, renderFlow} from './support/flow-harness.js';
-import {createMigrationProject, type MigrationProject} from './support/migration-project.js';
+import {keys, migrationFlowContext, renderFlow} from './support/flow-harness.js';
+import {useMigrationProject, type MigrationProject} from './support/migration-project.js';
 import {query, relationExists} from './support/sql.js';
 import {useTestDatabase, type TestDatabaseHandle} from './support/test-database.js';
 
@@ -27,31 +27,27 @@ type Setup = {readonly project: MigrationProject; readonly database: TestDatabas
  */
 function useMigratedDatabase(label: string): Setup {
 	const database = useTestDatabase(label);
-	let project: MigrationProject | undefined;
-	const setup: Setup = {
-		get project() {
-			if (!project) {
-				throw new Error('the project exists only inside tests');
-			}
+	const applyTo = async (project: MigrationProject) => {
+		await applyMigrations(flowMigrationSettings(migrationFlowContext(database.url, project)));
+	};
 
-			return project;
+	const project = useMigrationProject(FILES, async created => {
+		await query(database.url, 'CREATE TABLE legacy (id int); INSERT INTO legacy VALUES (7)');
+		await applyTo(created);
+	});
+	return {
+		get project() {
+			return project.current;
 		},
 		database,
 		async apply() {
-			await applyMigrations(flowMigrationSettings(contextFor(setup)));
+			await applyTo(project.current);
 		},
 	};
-	beforeAll(async () => {
-		project = await createMigrationProject(FILES);
-		await query(database.url, 'CREATE TABLE legacy (id int); INSERT INTO legacy VALUES (7)');
-		await setup.apply();
-	});
-	afterAll(async () => project?.remove());
-	return setup;
 }
 
-function contextFor(setup: Setup, overrides: Parameters<typeof flowContext>[1] = {}) {
-	return flowContext(setup.database.url, {migrationsDir: setup.project.migrationsDir, rollbacksDir: setup.project.rollbacksDir, ...overrides});
+function contextFor(setup: Setup, overrides: Parameters<typeof migrationFlowContext>[2] = {}) {
+	return migrationFlowContext(setup.database.url, setup.project, overrides);
 }
 
 async function nothingDropped(setup: Setup): Promise<void> {

@@ -7,27 +7,22 @@
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
-import {setTimeout as sleep} from 'node:timers/promises';
-import {render} from 'ink-testing-library';
 import {Redis} from 'ioredis';
-import {afterAll, beforeAll, describe, expect, inject, it, vi} from 'vitest';
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest';
 import type {BackupManifest} from '../source/core/backup/backup-manifest-types.js';
 import {createBackup} from '../source/core/backup/create-backup.js';
 import {DirectoryTarget} from '../source/core/backup/targets/directory-target.js';
 import {createRedisClient} from '../source/core/redis/create-redis-client.js';
 import {parseRedisUrl} from '../source/core/redis/redis-config.js';
 import {formatBytes} from '../source/cli/progress-lines.js';
-import type {FlowContext, FlowOutcome} from '../source/ui/flows/flow-context.js';
+import type {FlowContext} from '../source/ui/flows/flow-context.js';
 import {RestoreFlow} from '../source/ui/flows/restore-flow.js';
+import {flowContext, keys, renderFlow} from './support/flow-harness.js';
 import {configOf, pgbenchInit} from './support/postgres-fixtures.js';
 import {query} from './support/sql.js';
 import {createTestDatabase, useTestDatabase, type TestDatabase} from './support/test-database.js';
 import {createTestRedis, useTestRedis, type TestRedis} from './support/test-redis.js';
 
-const ENTER = '\r';
-const ESC = '\u001B';
-const DOWN = '\u001B[B';
-const BACKSPACE = '\u007F';
 
 const source = useTestDatabase('ui_flow_restore');
 const sourceRedis = useTestRedis();
@@ -118,45 +113,12 @@ afterAll(async () => {
 });
 
 function contextFor(overrides: Partial<FlowContext>): FlowContext {
-	return {
-		database: configOf(source.url),
-		redisUrl: destinationRedis.url,
-		migrationsDir: 'migrations',
-		rollbacksDir: 'rollbacks',
-		backupTarget: goodRoot,
-		env: {},
-		readonly: false,
-		...overrides,
-	};
+	return flowContext(source.url, {redisUrl: destinationRedis.url, backupTarget: goodRoot, env: {}, ...overrides});
 }
 
-async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) {
-			throw new Error(`timed out waiting for ${what}`);
-		}
-
-		await sleep(10);
-	}
-}
-
-function renderFlow(context: FlowContext) {
-	const onExit = vi.fn<(outcome: FlowOutcome) => void>();
-	const screen = render(<RestoreFlow context={context} onExit={onExit} width={100} height={40} />);
-	const frame = () => screen.lastFrame() ?? '';
-	/** Waits for `text` on screen, then a moment so the screen's input handlers are in place. */
-	const see = async (text: string | RegExp, timeoutMs?: number) => {
-		await waitFor(() => (typeof text === 'string' ? frame().includes(text) : text.test(frame())), `${String(text)} in:\n${frame()}`, timeoutMs);
-		await sleep(30);
-	};
-
-	const press = async (key: string) => {
-		screen.stdin.write(key);
-		await sleep(30);
-	};
-
-	return {...screen, frame, see, press, onExit};
+/** Verifying and restoring real data can take a while on a busy machine: waits last up to 30 s. */
+function open(context: FlowContext) {
+	return renderFlow(RestoreFlow, context, {height: 40, timeoutMs: 30_000});
 }
 
 /** Frames join lines wrapped at 100 columns; checks read them as one paragraph. */
@@ -166,8 +128,8 @@ function flat(text: string): string {
 
 describe('RestoreFlow', () => {
 	it('lists the backups with age, size, components and verification; esc leaves with nothing changed', async () => {
-		const flow = renderFlow(contextFor({}));
-		await flow.see('verify this backup');
+		const flow = open(contextFor({}));
+		await flow.waitForFrame('verify this backup');
 		const frame = flow.frame();
 		expect(frame).toContain('Restore · step 1 of 6: Choose a backup');
 		expect(frame).toMatch(/ID\s+AGE\s+SIZE\s+COMPONENTS\s+VERIFIED/);
@@ -178,7 +140,7 @@ describe('RestoreFlow', () => {
 		expect(row).toContain('postgres + redis');
 		expect(row).toMatch(/never$/);
 		expect(frame).toMatch(/↑\/↓\s+move\s+enter\s+verify this backup\s+esc\s+back/);
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'restore: nothing was changed'});
 		flow.unmount();
@@ -187,11 +149,11 @@ describe('RestoreFlow', () => {
 	it('verifies with progress, restores into a new database and a flushed Redis (typed), and shows the checks and next steps', async () => {
 		await withRedis(destinationRedis.url, async client => client.set('stray:key', 'not in the backup'));
 		const before = await databasesStartingWith(`${source.name}_`);
-		const flow = renderFlow(contextFor({}));
-		await flow.see('verify this backup');
-		await flow.press(ENTER);
-		await flow.see('Restore it into', 30_000);
-		const verifying = flow.frames.join('\n');
+		const flow = open(contextFor({}));
+		await flow.waitForFrame('verify this backup');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Restore it into', 30_000);
+		const verifying = flow.allFrames();
 		expect(verifying).toContain('step 2 of 6: Verify it');
 		expect(verifying).toMatch(/verify postgres: \S+\/postgres\.dump/);
 		expect(verifying).toMatch(/verify redis: \S+\/redis\.data/);
@@ -200,11 +162,11 @@ describe('RestoreFlow', () => {
 		expect(flow.frame()).toContain('New database beside the live one');
 		expect(flow.frame()).toMatch(/enter\s+choose\s+esc\s+back to the list/);
 
-		await flow.press(ENTER);
-		await flow.see('Leave Redis out');
-		await flow.press(DOWN);
-		await flow.press(ENTER);
-		await flow.see('step 4 of 6: Review and confirm');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Leave Redis out');
+		await flow.press(keys.down);
+		await flow.press(keys.enter);
+		await flow.waitForFrame('step 4 of 6: Review and confirm');
 		const redisName = parseRedisUrl(destinationRedis.url, 'default');
 		const address = redisName.kind === 'standalone' ? `${redisName.host}:${redisName.port}` : '';
 		expect(flat(flow.frame())).toContain('restored into a NEW database beside the live one');
@@ -212,22 +174,22 @@ describe('RestoreFlow', () => {
 		expect(flat(flow.frame())).toContain(`you will type "${address}" to confirm`);
 
 		// The flush is destructive: a wrong address and enter do nothing.
-		await flow.press(ENTER);
-		await flow.see('and press enter to confirm');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('and press enter to confirm');
 		await flow.press('127.0.0.1:1');
-		await flow.press(ENTER);
-		await flow.see('does not match');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('does not match');
 		expect(await withRedis(destinationRedis.url, async client => client.get('stray:key'))).toBe('not in the backup');
 		expect(await databasesStartingWith(`${source.name}_`)).toEqual(before);
 
 		for (let index = 0; index < '127.0.0.1:1'.length; index++) {
-			await flow.press(BACKSPACE);
+			await flow.press(keys.backspace);
 		}
 
 		await flow.press(address);
-		await flow.press(ENTER);
-		await flow.see('Checks after the restore', 60_000);
-		const running = flow.frames.join('\n');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Checks after the restore', 60_000);
+		const running = flow.allFrames();
 		expect(running).toContain('step 5 of 6: Restore');
 		expect(running).toContain('esc cancel the restore');
 		const summary = flat(flow.frame());
@@ -249,26 +211,26 @@ describe('RestoreFlow', () => {
 			expect(await client.lrange('queue:tasks', 0, -1)).toEqual(['t1', 't2', 't3']);
 		});
 
-		await flow.press(ENTER);
+		await flow.press(keys.enter);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'done', summary: expect.stringContaining(`restored backup ${good.id}: PostgreSQL into "${restored}"`)});
 		flow.unmount();
 	});
 
 	it('replace: a wrong name changes nothing; the right one swaps the copy in, keeps the old database aside and says how to switch back', async () => {
-		const flow = renderFlow(contextFor({database: configOf(live.url)}));
-		await flow.see('verify this backup');
+		const flow = open(contextFor({database: configOf(live.url)}));
+		await flow.waitForFrame('verify this backup');
 		// The verification of the previous test is recorded beside the manifest.
 		expect(flow.frame().split('\n').find(line => line.includes(good.id))).toMatch(/✔ 0 min ago$/);
-		await flow.press(ENTER);
-		await flow.see('Restore it into', 30_000);
-		await flow.press(DOWN);
-		await flow.press(ENTER);
-		await flow.see('Leave Redis out', 30_000);
-		await flow.press(DOWN);
-		await flow.press(DOWN);
-		await flow.press(ENTER);
-		await flow.see('step 4 of 6');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Restore it into', 30_000);
+		await flow.press(keys.down);
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Leave Redis out', 30_000);
+		await flow.press(keys.down);
+		await flow.press(keys.down);
+		await flow.press(keys.enter);
+		await flow.waitForFrame('step 4 of 6');
 		const review = flat(flow.frame());
 		expect(review).toContain(`the sessions on "${live.name}" are ended and the restored copy takes its name`);
 		expect(review).toContain(`kept aside as ${live.name}_pre_restore_<time>`);
@@ -276,22 +238,22 @@ describe('RestoreFlow', () => {
 		expect(review).toContain(`you will type "${live.name}" to confirm`);
 		expect(review).toMatch(/enter continue: type the name to confirm/);
 
-		await flow.press(ENTER);
-		await flow.see('and press enter to confirm');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('and press enter to confirm');
 		expect(flat(flow.frame())).toContain(`This REPLACES the live database "${live.name}"`);
 		await flow.press(live.name.slice(0, -1));
-		await flow.press(ENTER);
-		await flow.see('does not match');
-		await flow.press(ESC);
-		await flow.see('Not confirmed: nothing was changed.');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('does not match');
+		await flow.press(keys.escape);
+		await flow.waitForFrame('Not confirmed: nothing was changed.');
 		expect(await databasesStartingWith(`${live.name}_`)).toEqual([]);
 		expect((await query(live.url, "SELECT to_regclass('public.before_restore') IS NOT NULL AS kept"))[0].kept).toBe(true);
 
-		await flow.press(ENTER);
-		await flow.see('and press enter to confirm');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('and press enter to confirm');
 		await flow.press(live.name);
-		await flow.press(ENTER);
-		await flow.see('Checks after the restore', 60_000);
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Checks after the restore', 60_000);
 		const [aside, ...others] = await databasesStartingWith(`${live.name}_`);
 		expect(others).toEqual([]);
 		expect(aside).toMatch(new RegExp(`^${live.name}_pre_restore_`));
@@ -307,7 +269,7 @@ describe('RestoreFlow', () => {
 		expect((await query(live.url, "SELECT to_regclass('public.before_restore') IS NOT NULL AS kept"))[0].kept).toBe(false);
 		expect((await query(databaseUrl(aside ?? ''), "SELECT to_regclass('public.before_restore') IS NOT NULL AS kept"))[0].kept).toBe(true);
 
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'done', summary: expect.stringContaining(`previous kept as "${aside}"`)});
 		flow.unmount();
@@ -315,10 +277,10 @@ describe('RestoreFlow', () => {
 
 	it('a corrupted artifact fails verification: nothing is touched, the failure and its next step are shown', async () => {
 		const before = await allDatabases();
-		const flow = renderFlow(contextFor({backupTarget: corruptRoot}));
-		await flow.see('verify this backup');
-		await flow.press(ENTER);
-		await flow.see('failed verification', 30_000);
+		const flow = open(contextFor({backupTarget: corruptRoot}));
+		await flow.waitForFrame('verify this backup');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('failed verification', 30_000);
 		const frame = flat(flow.frame());
 		expect(frame).toContain('Nothing was touched: no database or Redis was changed.');
 		expect(frame).toContain(corrupt.postgres?.artifact.key ?? '?');
@@ -326,55 +288,55 @@ describe('RestoreFlow', () => {
 		expect(frame).toMatch(/esc back to the list/);
 		expect(await allDatabases()).toEqual(before);
 
-		await flow.press(ESC);
-		await flow.see('verify this backup');
+		await flow.press(keys.escape);
+		await flow.waitForFrame('verify this backup');
 		expect(flow.frame().split('\n').find(line => line.includes(corrupt.id))).toMatch(/✖ failed 0 min ago$/);
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'restore: nothing was changed'});
 		flow.unmount();
 	});
 
 	it('without a Redis URL leaves Redis out and says why; esc walks back step by step', async () => {
-		const flow = renderFlow(contextFor({redisUrl: undefined}));
-		await flow.see('verify this backup');
-		await flow.press(ENTER);
-		await flow.see('Restore it into', 30_000);
+		const flow = open(contextFor({redisUrl: undefined}));
+		await flow.waitForFrame('verify this backup');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('Restore it into', 30_000);
 		expect(flow.frame()).not.toContain('Leave PostgreSQL out');
-		await flow.press(ENTER);
-		await flow.see('step 4 of 6');
+		await flow.press(keys.enter);
+		await flow.waitForFrame('step 4 of 6');
 		expect(flat(flow.frame())).toContain('Redis: not offered: no Redis URL is configured (--redis-url or REDIS_URL).');
 		expect(flow.frame()).toContain('Nothing existing is replaced or emptied.');
 		expect(flow.frame()).toMatch(/enter\s+start the restore\s+esc\s+back/);
-		await flow.press(ESC);
-		await flow.see('Restore it into');
-		await flow.press(ESC);
-		await flow.see('verify this backup');
-		await flow.press(ESC);
+		await flow.press(keys.escape);
+		await flow.waitForFrame('Restore it into');
+		await flow.press(keys.escape);
+		await flow.waitForFrame('verify this backup');
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'restore: nothing was changed'});
 		flow.unmount();
 	});
 
 	it('refuses under --readonly', async () => {
-		const flow = renderFlow(contextFor({readonly: true}));
-		await flow.see('Restore is not offered');
+		const flow = open(contextFor({readonly: true}));
+		await flow.waitForFrame('Restore is not offered');
 		expect(flow.frame()).toContain('--readonly');
 		expect(flow.frame()).not.toContain(good.id);
 		expect(flow.frame()).toMatch(/esc\s+back/);
-		await flow.press(ENTER);
+		await flow.press(keys.enter);
 		expect(flow.onExit).not.toHaveBeenCalled();
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledTimes(1);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'restore is not offered in read-only mode'});
 		flow.unmount();
 	});
 
 	it('with no target configured says so and how to set one', async () => {
-		const flow = renderFlow(contextFor({backupTarget: undefined}));
-		await flow.see('No backup target is configured');
+		const flow = open(contextFor({backupTarget: undefined}));
+		await flow.waitForFrame('No backup target is configured');
 		expect(flow.frame()).toContain('--target s3://bucket/prefix');
 		expect(flow.frame()).toContain('MSDB_BACKUP_TARGET');
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: 'no backup target configured'});
 		flow.unmount();
 	});
@@ -399,21 +361,21 @@ describe('RestoreFlow', () => {
 		});
 
 		it('esc while restoring cancels through the core: the half-restored database is dropped, and it says so', async () => {
-			const flow = renderFlow(contextFor({backupTarget: bigRoot, database: configOf(big.url), redisUrl: undefined}));
-			await flow.see('verify this backup');
-			await flow.press(ENTER);
-			await flow.see('Restore it into', 30_000);
-			await flow.press(ENTER);
-			await flow.see('start the restore');
-			await flow.press(ENTER);
-			await flow.see(/restore postgres: \S+\/postgres\.dump/, 30_000);
-			await flow.press(ESC);
-			await flow.see('The restore was cancelled', 30_000);
-			expect(flow.frames.join('\n')).toContain('Cancelling: stopping the restore and dropping what it created');
+			const flow = open(contextFor({backupTarget: bigRoot, database: configOf(big.url), redisUrl: undefined}));
+			await flow.waitForFrame('verify this backup');
+			await flow.press(keys.enter);
+			await flow.waitForFrame('Restore it into', 30_000);
+			await flow.press(keys.enter);
+			await flow.waitForFrame('start the restore');
+			await flow.press(keys.enter);
+			await flow.waitForFrame(/restore postgres: \S+\/postgres\.dump/, 30_000);
+			await flow.press(keys.escape);
+			await flow.waitForFrame('The restore was cancelled', 30_000);
+			expect(flow.allFrames()).toContain('Cancelling: stopping the restore and dropping what it created');
 			expect(flow.frame()).toContain('Cancelled.');
 			expect(await databasesStartingWith(`${big.name}_`)).toEqual([]);
 			expect((await query(big.url, 'SELECT count(*)::int AS n FROM pgbench_accounts'))[0].n).toBe(500_000);
-			await flow.press(ESC);
+			await flow.press(keys.escape);
 			expect(flow.onExit).toHaveBeenCalledTimes(1);
 			expect(flow.onExit).toHaveBeenCalledWith({status: 'cancelled', summary: expect.stringMatching(/^restore of \S+ cancelled$/)});
 			flow.unmount();
@@ -423,10 +385,10 @@ describe('RestoreFlow', () => {
 	it('a target that cannot be read shows the error; esc leaves', async () => {
 		const file = path.join(goodRoot, 'not-a-directory');
 		await writeFile(file, 'x');
-		const flow = renderFlow(contextFor({backupTarget: file}));
-		await flow.see(/\(E_[A-Z_]+\)/);
+		const flow = open(contextFor({backupTarget: file}));
+		await flow.waitForFrame(/\(E_[A-Z_]+\)/);
 		expect(flow.frame()).toContain('✖ ');
-		await flow.press(ESC);
+		await flow.press(keys.escape);
 		expect(flow.onExit).toHaveBeenCalledWith({status: 'failed', summary: expect.stringMatching(/^restore: could not list the backups: /)});
 		flow.unmount();
 	});

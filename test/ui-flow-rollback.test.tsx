@@ -1,15 +1,13 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {describe, expect, it} from 'vitest';
 import {applyMigrations} from '../source/core/migrations/apply.js';
 import {flowMigrationSettings} from '../source/ui/flows/flow-migration-settings.js';
 import {RollbackFlow} from '../source/ui/flows/rollback-flow.js';
-import {flowContext, keys, renderFlow} from './support/flow-harness.js';
-import {createMigrationProject, type MigrationProject} from './support/migration-project.js';
+import {keys, migrationFlowContext, renderFlow} from './support/flow-harness.js';
+import {useMigrationProject, type MigrationProject, type MigrationProjectFiles} from './support/migration-project.js';
 import {query, relationExists} from './support/sql.js';
 import {useTestDatabase, type TestDatabaseHandle} from './support/test-database.js';
 
-type Files = Parameters<typeof createMigrationProject>[0];
-
-const FILES: Files = {
+const FILES: MigrationProjectFiles = {
 	migrations: {
 		'1_create_users.sql': 'CREATE TABLE users (id bigint PRIMARY KEY);\n',
 		'2_create_orders.sql': 'CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users);\n',
@@ -27,27 +25,9 @@ async function ledgerVersions(url: string): Promise<number[]> {
 	return rows.map(row => Number(row.version));
 }
 
-/** A migration folder, applied to the file's database before its tests run. */
-function useAppliedProject(database: TestDatabaseHandle, files: Files): {readonly current: MigrationProject} {
-	let project: MigrationProject | undefined;
-	beforeAll(async () => {
-		project = await createMigrationProject(files);
-		await applyMigrations(flowMigrationSettings(contextFor(database.url, project)));
-	});
-	afterAll(async () => project?.remove());
-	return {
-		get current() {
-			if (!project) {
-				throw new Error('the project exists only inside tests');
-			}
-
-			return project;
-		},
-	};
-}
-
-function contextFor(url: string, project: MigrationProject, overrides: Parameters<typeof flowContext>[1] = {}) {
-	return flowContext(url, {migrationsDir: project.migrationsDir, rollbacksDir: project.rollbacksDir, ...overrides});
+/** A migration folder, applied to `database` before the describe's tests run. */
+function useAppliedProject(database: TestDatabaseHandle, files: MigrationProjectFiles): {readonly current: MigrationProject} {
+	return useMigrationProject(files, async project => applyMigrations(flowMigrationSettings(migrationFlowContext(database.url, project))));
 }
 
 describe('RollbackFlow', () => {
@@ -55,7 +35,7 @@ describe('RollbackFlow', () => {
 	const project = useAppliedProject(database, FILES);
 
 	it('esc at every step goes back, and leaving changes nothing', async () => {
-		const flow = renderFlow(RollbackFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(RollbackFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('choose the oldest migration to undo');
 		await flow.press(keys.enter);
 		await flow.waitForFrame('Dry run:');
@@ -73,7 +53,7 @@ describe('RollbackFlow', () => {
 	});
 
 	it('choose a target, read its rollback SQL, type the confirmation, watch it run; the ledger follows', async () => {
-		const flow = renderFlow(RollbackFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(RollbackFlow, migrationFlowContext(database.url, project.current));
 		const choose = await flow.waitForFrame('choose the oldest migration to undo');
 		// Newest first; the highlighted one and every newer one are marked.
 		expect(choose).toMatch(/❯ ↩ 3_add_email\s+applied \S+ \S+ by ui-flow-test\n\s+2_create_orders/);
@@ -125,7 +105,7 @@ describe('RollbackFlow', () => {
 	});
 
 	it('refuses to start in a read-only console', async () => {
-		const flow = renderFlow(RollbackFlow, contextFor(database.url, project.current, {readonly: true}));
+		const flow = renderFlow(RollbackFlow, migrationFlowContext(database.url, project.current, {readonly: true}));
 		await flow.waitForFrame('Refused: the console runs with --readonly, so it does not roll back migrations.');
 		await flow.press(keys.enter);
 		await flow.press(keys.escape);
@@ -150,7 +130,7 @@ describe('RollbackFlow: failures', () => {
 	});
 
 	it('a failing rollback shows where in the stored SQL and the server error; it stays applied', async () => {
-		const flow = renderFlow(RollbackFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(RollbackFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('choose the oldest migration to undo');
 		await flow.press(keys.enter);
 		await flow.waitForFrame('Dry run: 1 migration would be rolled back');
@@ -173,7 +153,7 @@ describe('RollbackFlow: failures', () => {
 	});
 
 	it('a target that includes a migration without rollback SQL is refused at the plan, before anything runs', async () => {
-		const flow = renderFlow(RollbackFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(RollbackFlow, migrationFlowContext(database.url, project.current));
 		const choose = await flow.waitForFrame('choose the oldest migration to undo');
 		expect(choose).toMatch(/1_without_undo\s+no rollback SQL · applied/);
 		await flow.press('G');
@@ -193,7 +173,7 @@ describe('RollbackFlow: failures', () => {
 	});
 
 	it('stops before rolling back anything when the applied migrations changed after the review', async () => {
-		const flow = renderFlow(RollbackFlow, contextFor(database.url, project.current));
+		const flow = renderFlow(RollbackFlow, migrationFlowContext(database.url, project.current));
 		await flow.waitForFrame('choose the oldest migration to undo');
 		await flow.press('j');
 		await flow.waitForFrame('undoes 2 migrations');

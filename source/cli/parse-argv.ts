@@ -73,7 +73,7 @@ export function parseCommandArgv(
 		parsed = parseArgs({args: argv, options: config, allowPositionals: true, strict: true});
 	} catch (error) {
 		throw new ActionableError('E_BAD_ARGUMENT', `${(error as Error).message.replace(/\. To specify a positional.*$/s, '')}`, {
-			nextStep: `Run \`msdb ${definition.path.join(' ')} --help\` to see the options.`,
+			nextStep: `Run \`${commandLine(definition)} --help\` to see the options.`,
 		});
 	}
 
@@ -92,7 +92,7 @@ export function parseCommandArgv(
 		const issue = options.error.issues[0];
 		const key = String(issue?.path[0] ?? '');
 		throw new ActionableError('E_BAD_ARGUMENT', `--${kebabCase(key)} ${describeIssue(issue, raw[key])}`, {
-			nextStep: `Run \`msdb ${definition.path.join(' ')} --help\` to see the options.`,
+			nextStep: `Run \`${commandLine(definition)} --help\` to see the options.`,
 			details: {option: `--${kebabCase(key)}`},
 		});
 	}
@@ -100,8 +100,8 @@ export function parseCommandArgv(
 	const argsSchema = definition.args;
 	if (!argsSchema) {
 		if (parsed.positionals.length > 0) {
-			throw new ActionableError('E_BAD_ARGUMENT', `\`msdb ${definition.path.join(' ')}\` takes no arguments, got "${parsed.positionals.join(' ')}".`, {
-				nextStep: `Run \`msdb ${definition.path.join(' ')} --help\` to see how to use it.`,
+			throw new ActionableError('E_BAD_ARGUMENT', `\`${commandLine(definition)}\` takes no arguments, got "${parsed.positionals.join(' ')}".`, {
+				nextStep: `Run \`${commandLine(definition)} --help\` to see how to use it.`,
 			});
 		}
 
@@ -122,13 +122,18 @@ export function parseCommandArgv(
 		throw new ActionableError(
 			'E_BAD_ARGUMENT',
 			issue?.code === 'too_big' || (positionals.length > items.length && issue?.code !== 'invalid_type')
-				? `Too many arguments: \`msdb ${definition.path.join(' ')} ${usage}\`.`
+				? `Too many arguments: \`${commandLine(definition)} ${usage}\`.`
 				: `<${name}> ${describeIssue(issue, positionals[index])}`,
-			{nextStep: `Usage: msdb ${definition.path.join(' ')} ${usage}`},
+			{nextStep: `Usage: ${commandLine(definition)} ${usage}`},
 		);
 	}
 
 	return {options: options.data as Record<string, unknown>, args: args.data as unknown[]};
+}
+
+/** `msdb migrate status`; plain `msdb` for the console, whose path is empty (no double space). */
+function commandLine(definition: CommandDefinition): string {
+	return ['msdb', ...definition.path].join(' ');
 }
 
 /** Numbers as pastel parses them, but "12abc" is refused rather than read as 12. */

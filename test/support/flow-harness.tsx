@@ -8,6 +8,7 @@ import type {ComponentType} from 'react';
 import {vi, type Mock} from 'vitest';
 import {resolveDatabaseConfig} from '../../source/core/config/database-config.js';
 import type {FlowContext, FlowOutcome, FlowProps} from '../../source/ui/flows/flow-context.js';
+import type {MigrationProject} from './migration-project.js';
 
 export const keys = {
 	enter: '\r',
@@ -30,6 +31,11 @@ export function flowContext(databaseUrl: string, overrides: Partial<FlowContext>
 	};
 }
 
+/** The context of a flow run on `project`'s migration folders against the database at `databaseUrl`. */
+export function migrationFlowContext(databaseUrl: string, project: MigrationProject, overrides: Partial<FlowContext> = {}): FlowContext {
+	return flowContext(databaseUrl, {migrationsDir: project.migrationsDir, rollbacksDir: project.rollbacksDir, ...overrides});
+}
+
 /** A rendered flow and the means to drive it. */
 export type FlowHarness = {
 	onExit: Mock<(outcome: FlowOutcome) => void>;
@@ -45,14 +51,23 @@ export type FlowHarness = {
 	unmount: () => void;
 };
 
-export function renderFlow(Flow: ComponentType<FlowProps>, context: FlowContext, size: {width?: number; height?: number} = {}): FlowHarness {
+/** How a flow is rendered and waited for. */
+export type FlowHarnessOptions = {
+	width?: number;
+	height?: number;
+	/** Default wait of waitForFrame and waitForExit (15 s); flows that back up or restore real data need longer. */
+	timeoutMs?: number;
+};
+
+export function renderFlow(Flow: ComponentType<FlowProps>, context: FlowContext, options: FlowHarnessOptions = {}): FlowHarness {
 	const onExit = vi.fn<(outcome: FlowOutcome) => void>();
-	const view = render(<Flow context={context} onExit={onExit} width={size.width ?? 100} height={size.height ?? 30} />);
+	const view = render(<Flow context={context} onExit={onExit} width={options.width ?? 100} height={options.height ?? 30} />);
+	const defaultTimeoutMs = options.timeoutMs ?? 15_000;
 	const frame = () => view.lastFrame() ?? '';
 	const allFrames = () => view.frames.join('\n');
 
 	/** Waits until the last frame matches; the error shows the frame, which is what you need to see. */
-	async function waitForFrame(expected: string | RegExp, timeoutMs = 15_000): Promise<string> {
+	async function waitForFrame(expected: string | RegExp, timeoutMs = defaultTimeoutMs): Promise<string> {
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
 			const current = frame();
@@ -71,7 +86,7 @@ export function renderFlow(Flow: ComponentType<FlowProps>, context: FlowContext,
 		}
 	}
 
-	async function waitForExit(timeoutMs = 15_000): Promise<FlowOutcome> {
+	async function waitForExit(timeoutMs = defaultTimeoutMs): Promise<FlowOutcome> {
 		const deadline = Date.now() + timeoutMs;
 		while (onExit.mock.calls.length === 0) {
 			if (Date.now() > deadline) {

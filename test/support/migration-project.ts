@@ -4,6 +4,7 @@
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import {afterAll, beforeAll} from 'vitest';
 
 export type MigrationProject = {
 	dir: string;
@@ -15,7 +16,10 @@ export type MigrationProject = {
 	remove(): Promise<void>;
 };
 
-export async function createMigrationProject(files: {migrations?: Record<string, string>; rollbacks?: Record<string, string>} = {}): Promise<MigrationProject> {
+/** The files a project starts with, by file name. */
+export type MigrationProjectFiles = {migrations?: Record<string, string>; rollbacks?: Record<string, string>};
+
+export async function createMigrationProject(files: MigrationProjectFiles = {}): Promise<MigrationProject> {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'msdb-project-'));
 	const migrationsDir = path.join(dir, 'migrations');
 	const rollbacksDir = path.join(dir, 'rollbacks');
@@ -48,4 +52,26 @@ export async function createMigrationProject(files: {migrations?: Record<string,
 	}
 
 	return project;
+}
+
+/**
+ * A project created before the enclosing describe's tests (then `prepare`d, e.g. applied to a
+ * database) and removed after them. Read `current` inside tests only: it exists from beforeAll.
+ */
+export function useMigrationProject(files: MigrationProjectFiles, prepare?: (project: MigrationProject) => Promise<unknown>): {readonly current: MigrationProject} {
+	let project: MigrationProject | undefined;
+	beforeAll(async () => {
+		project = await createMigrationProject(files);
+		await prepare?.(project);
+	});
+	afterAll(async () => project?.remove());
+	return {
+		get current() {
+			if (!project) {
+				throw new Error('the project exists only inside tests');
+			}
+
+			return project;
+		},
+	};
 }

@@ -17,9 +17,10 @@
  */
 import type {BackupTarget} from '../backup/backup-target.js';
 import {listBackups} from '../backup/backup-catalogue.js';
+import {newestPassingDrill, type DrillMemo} from '../backup/restore-drills.js';
 import type {DatabaseConfig} from '../config/database-config.js';
 import {asMsdbError} from '../errors.js';
-import {readFleet, type FleetReading} from '../fleet/fleet-reader.js';
+import {readFleet} from '../fleet/fleet-reader.js';
 import {DEFAULT_LIMITS} from '../migrations/migration-settings.js';
 import {redact} from '../redact.js';
 import {createRedisClient} from '../redis/create-redis-client.js';
@@ -29,10 +30,12 @@ import {POSTGRES_SAMPLER_QUERY_ORDER} from '../sampler/postgres-sampler-queries.
 import {DEFAULT_MAX_BACKOFF_MS, DEFAULT_SAMPLE_INTERVAL_MS, Sampler, type SamplerEvent} from '../sampler/sampler.js';
 import {ServerSampler, type ServerSnapshot} from '../sampler/server-sampler.js';
 import {backupsOverview} from './backups-overview.js';
+import {CacheHitRateTracker} from './cache-hit-rates.js';
 import {countSentCommands, type CommandCounter} from './command-counter.js';
 import type {
 	BackupsOverview,
 	DashboardFeed,
+	DashboardFleet,
 	DashboardHeader,
 	DashboardListener,
 	DashboardSnapshot,
@@ -109,6 +112,10 @@ export class DashboardModel implements DashboardFeed {
 	readonly #refreshWanted = new Set<SlowSource>();
 	readonly #inFlight = new Set<SlowSource>();
 	readonly #unsubscribe: Array<() => void> = [];
+	/** Each instance's latest heartbeats, for cache rates over the last interval rather than since start. */
+	readonly #cacheRates = new CacheHitRateTracker();
+	/** Verification records read by earlier backup polls: read again only when a backup gets a new one. */
+	readonly #drills: DrillMemo = new Map();
 	#fleetClient: RedisClient | undefined;
 	#fleetCommands: CommandCounter | undefined;
 	#latest: DashboardSnapshot;
@@ -139,7 +146,8 @@ export class DashboardModel implements DashboardFeed {
 			const {endpoint, env} = options.fleet;
 			this.#addPoller('fleet', intervalMs, maxBackoffMs, async () => {
 				this.#load.fleetPolls++;
-				return readFleet(this.#fleet(endpoint), {env});
+				const reading = await readFleet(this.#fleet(endpoint), {env});
+				return {...reading, cacheRates: this.#cacheRates.update(reading)};
 			});
 		}
 
@@ -166,7 +174,8 @@ export class DashboardModel implements DashboardFeed {
 			const target = options.backupTarget;
 			this.#addPoller('backups', options.backupsIntervalMs ?? DEFAULT_BACKUPS_INTERVAL_MS, maxBackoffMs, async () => {
 				this.#load.backupListings++;
-				return backupsOverview(await listBackups(target, {now: this.#now()}), target.display);
+				const catalogue = await listBackups(target, {now: this.#now()});
+				return backupsOverview(catalogue, target.display, await newestPassingDrill(target, catalogue, {memo: this.#drills}));
 			});
 		}
 
@@ -389,7 +398,7 @@ export class DashboardModel implements DashboardFeed {
 		this.#emit({postgres: snapshot.postgres, redis: snapshot.redis, errors, updatedAt, header: this.#header(snapshot)});
 	}
 
-	#onSlow(source: SlowSource, event: SamplerEvent<FleetReading | MigrationsOverview | BackupsOverview>): void {
+	#onSlow(source: SlowSource, event: SamplerEvent<DashboardFleet | MigrationsOverview | BackupsOverview>): void {
 		const errors = {...this.#latest.errors};
 		const updatedAt = {...this.#latest.updatedAt};
 		if (event.type === 'sample') {

@@ -3,6 +3,7 @@ import type {FleetReading} from '../fleet/fleet-reader.js';
 import type {RedisEndpointKind} from '../redis/redis-config.js';
 import type {PostgresSample} from '../sampler/postgres-sample.js';
 import type {RedisSample} from '../sampler/redis-sample.js';
+import type {NamespaceHitRates} from './cache-hit-rates.js';
 
 /** The console's data sources, one per panel (the fleet feeds the cache panel and the pool gauges). */
 export type DashboardSource = 'postgres' | 'redis' | 'fleet' | 'migrations' | 'backups';
@@ -70,15 +71,23 @@ export type BackupsOverview = {
 	/** The newest backup (null when there is none). */
 	lastBackup: {id: string; finishedAt: string} | null;
 	/**
-	 * The newest passing restore drill among the backups' newest verification records; null when
-	 * none. A drill hidden behind a later plain verify is not seen here (`msdb health` reads every
-	 * record); a console poll stays one listing.
+	 * The newest passing restore drill among every verification record of the backups (a drill
+	 * behind a later plain verify counts), as `msdb health` finds it; null when none.
 	 */
 	lastVerifiedRestore: {backupId: string; verifiedAt: string} | null;
 	/** Folders without a manifest (runs in progress or dead). */
 	incomplete: number;
 	/** Invalid manifests or verification records. */
 	problems: number;
+};
+
+/** The fleet as the console shows it: the reading, and the cache rates over the last heartbeat interval. */
+export type DashboardFleet = FleetReading & {
+	/**
+	 * Per namespace (in `totals.caches` order), the hit rates between each instance's two latest
+	 * heartbeats, or since the processes started where that cannot be had (see CacheHitRateTracker).
+	 */
+	cacheRates: NamespaceHitRates[];
 };
 
 /** Backups listed in {@link BackupsOverview.recent}. */
@@ -91,7 +100,7 @@ export type DashboardSnapshot = {
 	postgres: PostgresSample | null;
 	redis: RedisSample | null;
 	/** The live framework instances' heartbeats; null before the first read or while it fails. */
-	fleet: FleetReading | null;
+	fleet: DashboardFleet | null;
 	/** Kept through a failed check (with its error beside it): it changes only when someone migrates. */
 	migrations: MigrationsOverview | null;
 	/** Kept through a failed listing, as migrations. */

@@ -255,6 +255,22 @@ function addCache(totals: Map<string, FleetCacheTotals>, cache: CacheHeartbeat):
 	}
 
 	sum.instances++;
+	addCacheCounters(sum, cache);
+	sum.l2.breakers[cache.l2.breaker]++;
+}
+
+/** The counters of a cache heartbeat, as a sum over several caches holds them. */
+export type CacheCounterSum = {
+	l1: CacheHeartbeat['l1'];
+	l2: Omit<CacheHeartbeat['l2'], 'breaker'>;
+	l3: CacheHeartbeat['l3'];
+};
+
+/**
+ * Adds `cache`'s counters and L1 size into `sum`. Shared by the fleet totals and `msdb metrics`
+ * (per process), so a counter added to the heartbeat is summed the same way in both.
+ */
+export function addCacheCounters(sum: CacheCounterSum, cache: CacheHeartbeat): void {
 	sum.l1.hits += cache.l1.hits;
 	sum.l1.misses += cache.l1.misses;
 	sum.l1.entries += cache.l1.entries;
@@ -262,7 +278,6 @@ function addCache(totals: Map<string, FleetCacheTotals>, cache: CacheHeartbeat):
 	sum.l2.hits += cache.l2.hits;
 	sum.l2.misses += cache.l2.misses;
 	sum.l2.unavailable += cache.l2.unavailable;
-	sum.l2.breakers[cache.l2.breaker]++;
 	sum.l3.loads += cache.l3.loads;
 	sum.l3.loadErrors += cache.l3.loadErrors;
 }

@@ -1,5 +1,6 @@
-import {listBackups, readVerificationRecords, type BackupCatalogue} from '../backup/backup-catalogue.js';
+import {listBackups, type BackupCatalogue} from '../backup/backup-catalogue.js';
 import type {BackupTarget} from '../backup/backup-target.js';
+import {newestPassingDrill, type PassingDrill} from '../backup/restore-drills.js';
 import {elapsedMs, type CheckFamily} from './guarded-check.js';
 import type {HealthCheck} from './health-check-types.js';
 
@@ -20,7 +21,7 @@ export function backupChecks(target: BackupTarget, options: {maxBackupAgeMs: num
 			const started = performance.now();
 			const catalogue = await listBackups(target, {now});
 			const latencyMs = elapsedMs(started);
-			const drill = await newestPassingDrill(target, catalogue, now.getTime() - options.maxRestoreAgeMs);
+			const drill = await newestPassingDrill(target, catalogue, {since: now.getTime() - options.maxRestoreAgeMs});
 			return [
 				{
 					name: 'backup-target',
@@ -82,9 +83,7 @@ function backupAge(catalogue: BackupCatalogue, maxAgeMs: number, flags: string):
 	return {name: 'backup-age', status: 'pass', message: `newest backup ${newest.id} finished ${formatDuration(newest.ageMs)} ago`, details};
 }
 
-type Drill = {backupId: string; verifiedAt: string};
-
-function restoreAge(catalogue: BackupCatalogue, drill: Drill | undefined, now: number, maxAgeMs: number, flags: string): HealthCheck {
+function restoreAge(catalogue: BackupCatalogue, drill: PassingDrill | undefined, now: number, maxAgeMs: number, flags: string): HealthCheck {
 	const newest = catalogue.backups[0];
 	const nextStep = newest
 		? `Run a restore drill: \`msdb backup verify ${newest.id} --drill ${flags}\` (schedule one weekly).`
@@ -106,41 +105,6 @@ function restoreAge(catalogue: BackupCatalogue, drill: Drill | undefined, now: n
 		message: `backup ${drill.backupId} passed a restore drill ${formatDuration(ageMs)} ago`,
 		details: {id: drill.backupId, verifiedAt: drill.verifiedAt, ageMs, maxAgeMs},
 	};
-}
-
-/**
- * The newest passing drill no older than `since`. The catalogue carries each backup's newest
- * record only; a backup whose newest record is a later plain verify may still hold a drill in
- * the window, so its records are read — only for backups verified within the window, since an
- * older newest record means every record of that backup is older still.
- */
-async function newestPassingDrill(target: BackupTarget, catalogue: BackupCatalogue, since: number): Promise<Drill | undefined> {
-	let best: Drill | undefined;
-	const consider = (backupId: string, verifiedAt: string) => {
-		if (Date.parse(verifiedAt) >= since && (!best || Date.parse(verifiedAt) > Date.parse(best.verifiedAt))) {
-			best = {backupId, verifiedAt};
-		}
-	};
-
-	for (const backup of catalogue.backups) {
-		const last = backup.lastVerification;
-		if (!last || Date.parse(last.verifiedAt) < since) {
-			continue;
-		}
-
-		if (last.ok && last.drill) {
-			consider(backup.id, last.verifiedAt);
-			continue;
-		}
-
-		const {records} = await readVerificationRecords(target, backup.id);
-		const record = records.find(candidate => candidate.ok && candidate.drill);
-		if (record) {
-			consider(backup.id, record.verifiedAt);
-		}
-	}
-
-	return best;
 }
 
 /** `26 h`, `3.5 d`, `12 min`: ages people compare with thresholds at a glance. */

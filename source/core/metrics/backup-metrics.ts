@@ -15,8 +15,9 @@
  * drilled): alert on `absent(...)` as well as on the age, or on `msdb_backups == 0`.
  */
 import type {Registry} from 'prom-client';
-import {listBackups, readVerificationRecords} from '../backup/backup-catalogue.js';
+import {listBackups} from '../backup/backup-catalogue.js';
 import type {BackupTarget} from '../backup/backup-target.js';
+import {newestPassingDrill} from '../backup/restore-drills.js';
 import {ActionableError} from '../errors.js';
 import {membersOf, registerMember, type MetricFamily} from './collected-metric.js';
 import {registerScrapeSource, ScrapeSource, type ScrapeSourceOptions} from './scrape-source.js';
@@ -48,28 +49,7 @@ export async function readBackupFacts(target: BackupTarget): Promise<BackupFacts
 		}
 	}
 
-	// Newest records first: once a backup's newest record is older than the best drill found,
-	// none of its records can beat it, so older backups' records are never fetched.
-	const candidates = catalogue.backups
-		.flatMap(backup => (backup.lastVerification ? [{id: backup.id, newest: Date.parse(backup.lastVerification.verifiedAt), last: backup.lastVerification}] : []))
-		.sort((a, b) => b.newest - a.newest);
-	let lastDrillAt: number | undefined;
-	for (const candidate of candidates) {
-		if (lastDrillAt !== undefined && candidate.newest <= lastDrillAt) {
-			break;
-		}
-
-		if (candidate.last.ok && candidate.last.drill) {
-			lastDrillAt = candidate.newest;
-			continue;
-		}
-
-		const {records} = await readVerificationRecords(target, candidate.id);
-		const drill = records.find(record => record.ok && record.drill);
-		if (drill) {
-			lastDrillAt = Math.max(lastDrillAt ?? 0, Date.parse(drill.verifiedAt));
-		}
-	}
+	const drill = await newestPassingDrill(target, catalogue);
 
 	const newest = catalogue.backups[0];
 	return {
@@ -77,7 +57,7 @@ export async function readBackupFacts(target: BackupTarget): Promise<BackupFacts
 		problems: catalogue.problems.length,
 		newestFinishedAt: newest ? Date.parse(newest.finishedAt) : undefined,
 		lastVerifiedAt,
-		lastDrillAt,
+		lastDrillAt: drill ? Date.parse(drill.verifiedAt) : undefined,
 	};
 }
 

@@ -42,7 +42,7 @@
 import type {Registry} from 'prom-client';
 import type {BreakerState} from '../cache/circuit-breaker.js';
 import {ActionableError} from '../errors.js';
-import {readFleet, type FleetReading} from '../fleet/fleet-reader.js';
+import {addCacheCounters, readFleet, type FleetReading} from '../fleet/fleet-reader.js';
 import type {CacheHeartbeat, HeartbeatSnapshot} from '../fleet/heartbeat-snapshot.js';
 import type {RedisClient} from '../redis/redis-client.js';
 import {isRedisUnreachable} from '../redis/with-redis-role.js';
@@ -106,19 +106,10 @@ function cachesByNamespace(instance: HeartbeatSnapshot): CacheHeartbeat[] {
 			continue;
 		}
 
-		sum.l1.hits += cache.l1.hits;
-		sum.l1.misses += cache.l1.misses;
-		sum.l1.entries += cache.l1.entries;
-		sum.l1.bytes += cache.l1.bytes;
-		sum.l2.hits += cache.l2.hits;
-		sum.l2.misses += cache.l2.misses;
-		sum.l2.unavailable += cache.l2.unavailable;
+		addCacheCounters(sum, cache);
 		if (BREAKER_STATE_VALUE[cache.l2.breaker] > BREAKER_STATE_VALUE[sum.l2.breaker]) {
 			sum.l2.breaker = cache.l2.breaker;
 		}
-
-		sum.l3.loads += cache.l3.loads;
-		sum.l3.loadErrors += cache.l3.loadErrors;
 	}
 
 	return [...merged.values()];

@@ -41,9 +41,14 @@ export class SqlFailureError extends Error {
 	}
 }
 
+/** `file:line:column` where the line is known, else the file: the CLI and the console print the same place. */
+export function sqlFailureLocation(failure: Pick<SqlFailure, 'file' | 'line' | 'column'>): string {
+	return failure.line === undefined ? failure.file : `${failure.file}:${failure.line}:${failure.column ?? 1}`;
+}
+
 /** `file:line:column: SQLSTATE 42P01: relation "x" does not exist` */
 export function formatSqlFailure(failure: SqlFailure): string {
-	const location = failure.line === undefined ? failure.file : `${failure.file}:${failure.line}:${failure.column ?? 1}`;
+	const location = sqlFailureLocation(failure);
 	const state = failure.sqlState ? `SQLSTATE ${failure.sqlState}: ` : '';
 	const lines = [`${location}: ${state}${failure.serverMessage}`];
 	if (failure.detail) {

@@ -10,20 +10,16 @@
  * The standby can be stopped and started again on the same port, so a test can watch a client
  * lose the replica and find it again.
  */
-import {rmSync} from 'node:fs';
-import {chown, mkdir, mkdtemp, rm} from 'node:fs/promises';
-import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import pg from 'pg';
 import {ActionableError} from '../errors.js';
 import {redact} from '../redact.js';
-import {registerExitCleanup} from './exit-cleanup.js';
-import {resolveRunAs, startPostgresServer} from './local-postgres.js';
+import {createPostgresRoot, resolveRunAs, startPostgresServer} from './local-postgres.js';
 import type {OsUser} from './os-user.js';
 import {findPostgresBinaries, isExecutable, type PostgresBinaries} from './postgres-binaries.js';
 import {once} from './provisioned-service.js';
-import {runCommand} from './run-command.js';
+import {commandFailureText, runCommand} from './run-command.js';
 import type {ServerProcess} from './server-process.js';
 
 export type LocalPostgresReplicaOptions = {
@@ -152,24 +148,15 @@ export async function startLocalPostgresReplica(
 
 	const primaryUrl = new URL(primary.url);
 	const runAs: OsUser | undefined = await resolveRunAs(options.osUser ?? 'postgres');
-	const root = await mkdtemp(path.join(tmpdir(), 'msdb-postgres-replica-'));
-	const unregisterDirectoryCleanup = registerExitCleanup(() => rmSync(root, {recursive: true, force: true}));
-	const removeRoot = async () => {
-		unregisterDirectoryCleanup();
-		await rm(root, {recursive: true, force: true});
-	};
-
-	const dataDirectory = path.join(root, 'data');
-	const socketDirectory = path.join(root, 'socket');
+	const {remove: removeRoot, ...directories} = await createPostgresRoot('msdb-postgres-replica-', runAs);
+	const {root, dataDirectory} = directories;
 	// The password (if any) travels in the environment: command lines are visible to every user in ps.
 	const password = decodeURIComponent(primaryUrl.password);
 	const env = {...process.env, LC_ALL: 'C', ...(password ? {PGPASSWORD: password} : {})};
 	const startupTimeoutMs = options.startupTimeoutMs ?? 30_000;
 	const setup = {
 		binaries,
-		root,
-		dataDirectory,
-		socketDirectory,
+		...directories,
 		env,
 		...(runAs ? {runAs} : {}),
 		startupTimeoutMs,
@@ -187,12 +174,6 @@ export async function startLocalPostgresReplica(
 	};
 
 	try {
-		await mkdir(socketDirectory);
-		if (runAs) {
-			await chown(root, runAs.uid, runAs.gid);
-			await chown(socketDirectory, runAs.uid, runAs.gid);
-		}
-
 		// -R writes standby.signal and primary_conninfo; -c fast: do not wait for a spread checkpoint;
 		// -X stream: the WAL written during the copy comes along, so the copy is consistent.
 		const basebackup = await runCommand(
@@ -209,7 +190,7 @@ export async function startLocalPostgresReplica(
 		if (!basebackup.ok) {
 			throw new ActionableError(
 				'E_SERVICE_UNAVAILABLE',
-				redact(`pg_basebackup failed (${basebackup.outcome}):\n${basebackup.output.trim().split('\n').slice(-25).join('\n')}`),
+				redact(commandFailureText('pg_basebackup', basebackup)),
 				{nextStep: 'Check that the primary allows replication connections (pg_hba.conf) for this user.'},
 			);
 		}

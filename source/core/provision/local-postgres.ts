@@ -1,17 +1,16 @@
-import {rmSync} from 'node:fs';
-import {chown, mkdir, mkdtemp, rm} from 'node:fs/promises';
+import {chown, mkdir} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
 import pg from 'pg';
 import {ActionableError} from '../errors.js';
 import {redact} from '../redact.js';
-import {registerExitCleanup} from './exit-cleanup.js';
 import {isRoot, lookupOsUser, type OsUser} from './os-user.js';
 import {findPostgresBinaries, type PostgresBinaries} from './postgres-binaries.js';
 import {once, type ProvisionedPostgres} from './provisioned-service.js';
-import {runCommand} from './run-command.js';
+import {commandFailureText, runCommand} from './run-command.js';
 import {ServerProcess} from './server-process.js';
+import {createWorkDirectory} from './work-directory.js';
 
 export type LocalPostgresOptions = {
 	/** Which installation to use; found with {@link findPostgresBinaries} when omitted. */
@@ -45,6 +44,37 @@ export async function resolveRunAs(osUser: string): Promise<OsUser | undefined> 
 	}
 
 	return user;
+}
+
+/** A private server's temp directory: PGDATA and the socket directory under it, owned by the server's user. */
+export type PostgresRoot = {
+	root: string;
+	dataDirectory: string;
+	socketDirectory: string;
+	/** Deletes the directory (done at exit too, when nobody did). */
+	remove: () => Promise<void>;
+};
+
+/**
+ * Makes the temp directory a private server (or standby) runs in. Exported for
+ * local-postgres-replica.ts. Removed again when anything here fails.
+ */
+export async function createPostgresRoot(prefix: string, runAs: OsUser | undefined): Promise<PostgresRoot> {
+	const {path: root, remove} = await createWorkDirectory(prefix);
+	// Our own socket directory: the default (/var/run/postgresql) may belong to a system server.
+	const socketDirectory = path.join(root, 'socket');
+	try {
+		await mkdir(socketDirectory);
+		if (runAs) {
+			await chown(root, runAs.uid, runAs.gid);
+			await chown(socketDirectory, runAs.uid, runAs.gid);
+		}
+	} catch (error) {
+		await remove();
+		throw error;
+	}
+
+	return {root, dataDirectory: path.join(root, 'data'), socketDirectory, remove};
 }
 
 async function answers(port: number): Promise<void> {
@@ -82,27 +112,13 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
 	}
 
 	const runAs = await resolveRunAs(options.osUser ?? 'postgres');
-	const root = await mkdtemp(path.join(tmpdir(), 'msdb-postgres-'));
-	const unregisterDirectoryCleanup = registerExitCleanup(() => rmSync(root, {recursive: true, force: true}));
-	const removeRoot = async () => {
-		unregisterDirectoryCleanup();
-		await rm(root, {recursive: true, force: true});
-	};
-
-	const dataDirectory = path.join(root, 'data');
-	// Our own socket directory: the default (/var/run/postgresql) may belong to a system server.
-	const socketDirectory = path.join(root, 'socket');
+	const {remove: removeRoot, ...directories} = await createPostgresRoot('msdb-postgres-', runAs);
+	const {root, dataDirectory} = directories;
 	// LC_ALL=C: English messages in the log tail, and no locale warnings from initdb.
 	const env = {...process.env, LC_ALL: 'C'};
 	let server: ServerProcess | undefined;
 	let port = 0;
 	try {
-		await mkdir(socketDirectory);
-		if (runAs) {
-			await chown(root, runAs.uid, runAs.gid);
-			await chown(socketDirectory, runAs.uid, runAs.gid);
-		}
-
 		// cwd = root: the server user may not be allowed into our working directory, and initdb
 		// and postgres look up their cwd.
 		const initdb = await runCommand(
@@ -113,16 +129,14 @@ export async function startLocalPostgres(options: LocalPostgresOptions = {}): Pr
 		if (!initdb.ok) {
 			throw new ActionableError(
 				'E_SERVICE_UNAVAILABLE',
-				redact(`initdb failed (${initdb.outcome}):\n${initdb.output.trim().split('\n').slice(-25).join('\n')}`),
+				redact(commandFailureText('initdb', initdb)),
 				{nextStep: `Check that ${runAs ? `the '${runAs.name}' user can write to ${tmpdir()}` : 'the temp directory is writable'}, or ${OTHER_WAYS}.`},
 			);
 		}
 
 		({server, port} = await startPostgresServer({
 			binaries,
-			root,
-			dataDirectory,
-			socketDirectory,
+			...directories,
 			env,
 			...(runAs ? {runAs} : {}),
 			...(options.startupTimeoutMs === undefined ? {} : {startupTimeoutMs: options.startupTimeoutMs}),

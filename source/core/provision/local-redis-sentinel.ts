@@ -4,14 +4,13 @@ import {ActionableError} from '../errors.js';
 import {OTHER_REDIS_SOURCES, requireRedisServer} from './local-redis.js';
 import {once} from './provisioned-service.js';
 import {
-	createWorkDirectory,
 	pollUntil,
 	readRedisServerVersion,
 	startRedisServerProcess,
 	withLocalAdminClient,
-	type WorkDirectory,
 } from './redis-server-process.js';
 import type {ServerProcess} from './server-process.js';
+import {createWorkDirectory, type WorkDirectory} from './work-directory.js';
 
 export type LocalRedisSentinelOptions = {
 	/** The name the sentinel monitors the primary under (default `msdb-primary`). */

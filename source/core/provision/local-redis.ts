@@ -4,12 +4,12 @@ import path from 'node:path';
 import {ActionableError} from '../errors.js';
 import {once, type ProvisionedRedis} from './provisioned-service.js';
 import {
-	createWorkDirectory,
 	killRedisServerProcess,
 	readRedisServerVersion,
 	startRedisServerProcess,
 } from './redis-server-process.js';
 import type {ServerProcess} from './server-process.js';
+import {createWorkDirectory} from './work-directory.js';
 
 export type LocalRedisOptions = {
 	/** Path of `redis-server`; searched on PATH when omitted. */

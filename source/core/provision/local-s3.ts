@@ -1,29 +1,12 @@
-import {rmSync} from 'node:fs';
-import {mkdtemp, rm} from 'node:fs/promises';
-import {createRequire} from 'node:module';
-import {tmpdir} from 'node:os';
-import path from 'node:path';
 import getPort from 'get-port';
-import {registerExitCleanup} from './exit-cleanup.js';
 import {once, s3ConnectionUrl, type ProvisionedS3} from './provisioned-service.js';
+import {createS3rver, type S3rverInstance} from './s3rver.js';
+import {createWorkDirectory} from './work-directory.js';
 
 export type LocalS3Options = {
 	/** Created at start; default `msdb-test`. */
 	bucket?: string;
 };
-
-/** The part of s3rver 3.7's API we use (the package ships no types). */
-type S3rverInstance = {
-	run(): Promise<{address: string; port: number}>;
-	close(): Promise<void>;
-};
-type S3rverConstructor = new (options: {
-	address: string;
-	port: number;
-	silent: boolean;
-	directory: string;
-	configureBuckets: Array<{name: string}>;
-}) => S3rverInstance;
 
 /**
  * s3rver only knows this account; any other key pair is rejected as InvalidAccessKeyId. Public,
@@ -41,28 +24,14 @@ export const DEFAULT_TEST_BUCKET = 'msdb-test';
  */
 export async function startLocalS3(options: LocalS3Options = {}): Promise<ProvisionedS3> {
 	const bucket = options.bucket ?? DEFAULT_TEST_BUCKET;
-	// Loaded on demand: s3rver pulls in koa and winston, which nothing else needs.
-	const require = createRequire(import.meta.url);
-	const S3rver = require('s3rver') as S3rverConstructor;
-	const directory = await mkdtemp(path.join(tmpdir(), 'msdb-s3-'));
-	const unregisterDirectoryCleanup = registerExitCleanup(() => rmSync(directory, {recursive: true, force: true}));
-	const removeDirectory = async () => {
-		unregisterDirectoryCleanup();
-		await rm(directory, {recursive: true, force: true});
-	};
+	const {path: directory, remove: removeDirectory} = await createWorkDirectory('msdb-s3-');
 
 	let server: S3rverInstance | undefined;
 	let port = 0;
 	try {
 		for (let attempt = 1; ; attempt++) {
 			port = await getPort();
-			const candidate = new S3rver({
-				address: '127.0.0.1',
-				port,
-				silent: true,
-				directory,
-				configureBuckets: [{name: bucket}],
-			});
+			const candidate = createS3rver({port, directory, bucket});
 			try {
 				await candidate.run();
 				server = candidate;

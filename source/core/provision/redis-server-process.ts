@@ -1,26 +1,16 @@
 /**
  * The pieces every locally started Redis shares (a single server, cluster nodes, sentinels):
- * a fresh empty directory, a `redis-server` child on a free port of 127.0.0.1, and a readiness
+ * a `redis-server` child on a free port of 127.0.0.1, and a readiness
  * probe. Kept apart from local-redis.ts so the cluster and sentinel starters reuse the exact
  * same port-retry and cleanup rules.
  */
-import {rmSync} from 'node:fs';
-import {mkdtemp, rm} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
-import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import getPort from 'get-port';
 import {Redis} from 'ioredis';
 import {ActionableError} from '../errors.js';
-import {registerExitCleanup} from './exit-cleanup.js';
 import {runCommand} from './run-command.js';
 import {ServerProcess} from './server-process.js';
-
-/** A temp directory removed by `remove()`, or at process exit when nobody did. */
-export type WorkDirectory = {
-	readonly path: string;
-	remove(): Promise<void>;
-};
 
 export type RedisServerProcessOptions = {
 	/** Path of `redis-server`. */
@@ -48,19 +38,6 @@ export type RedisServerProcess = {
 // get-port only promises the port was free when it looked; another process can take it before
 // redis-server binds, so a few attempts are made before giving up.
 const PORT_ATTEMPTS = 3;
-
-/** Creates an empty temp directory that is removed at process exit if `remove()` is never called. */
-export async function createWorkDirectory(prefix: string): Promise<WorkDirectory> {
-	const directory = await mkdtemp(path.join(tmpdir(), prefix));
-	const unregister = registerExitCleanup(() => rmSync(directory, {recursive: true, force: true}));
-	return {
-		path: directory,
-		remove: async () => {
-			unregister();
-			await rm(directory, {recursive: true, force: true});
-		},
-	};
-}
 
 /** `7.0.15`, from `redis-server --version`; undefined when it cannot be read. */
 export async function readRedisServerVersion(redisServer: string): Promise<string | undefined> {

@@ -72,3 +72,11 @@ export async function runCommand(
 		});
 	});
 }
+
+/**
+ * `<name> failed (<outcome>):` and the last 25 lines of its output, unredacted: the end of the
+ * output is where initdb and pg_basebackup say why, and all of it would bury that.
+ */
+export function commandFailureText(name: string, result: RunCommandResult): string {
+	return `${name} failed (${result.outcome}):\n${result.output.trim().split('\n').slice(-25).join('\n')}`;
+}

@@ -11,47 +11,26 @@ import type {DatabaseConfig} from '../config/database-config.js';
 import {connectDatabase} from '../database/connect.js';
 import {POSTGRES_SAMPLER_SESSION_SQL} from './postgres-sampler-queries.js';
 import {takePostgresSample, type PostgresSample} from './postgres-sample.js';
-import {Sampler} from './sampler.js';
+import {ConnectionSampler, type PollingOptions, type SampleConnection} from './connection-sampler.js';
 
 /** application_name of the sampler's connection. */
 export const POSTGRES_SAMPLER_APPLICATION_NAME = 'msdb:sampler';
 
 /** How a {@link PostgresSampler} connects and polls. */
-export type PostgresSamplerOptions = {
+export type PostgresSamplerOptions = PollingOptions & {
 	database: DatabaseConfig;
-	/** Default 2000 ms. */
-	intervalMs?: number;
-	/** Default 30 000 ms. */
-	maxBackoffMs?: number;
 	/** Deadline of one connection attempt (default 5000 ms). */
 	connectTimeoutMs?: number;
-	/** Clock for `takenAt`. */
-	now?: () => Date;
 };
 
 /** Polls one PostgreSQL server; `stop()` also closes its connection. */
-export class PostgresSampler extends Sampler<PostgresSample> {
-	readonly #connection: SamplerConnection;
-
+export class PostgresSampler extends ConnectionSampler<PostgresSample> {
 	constructor(options: PostgresSamplerOptions) {
-		const connection = new SamplerConnection(options.database, options.connectTimeoutMs ?? 5000);
-		super({
-			take: async signal => connection.take(signal),
-			intervalMs: options.intervalMs,
-			maxBackoffMs: options.maxBackoffMs,
-			now: options.now,
-		});
-		this.#connection = connection;
-	}
-
-	/** Stops polling, then closes the connection. */
-	override async stop(): Promise<void> {
-		await super.stop();
-		await this.#connection.close();
+		super(new SamplerConnection(options.database, options.connectTimeoutMs ?? 5000), options);
 	}
 }
 
-class SamplerConnection {
+class SamplerConnection implements SampleConnection<PostgresSample> {
 	readonly #database: DatabaseConfig;
 	readonly #connectTimeoutMs: number;
 	#client: pg.Client | undefined;

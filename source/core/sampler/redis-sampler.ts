@@ -14,49 +14,28 @@ import {createRedisClient} from '../redis/create-redis-client.js';
 import type {RedisClient} from '../redis/redis-client.js';
 import type {RedisEndpoint} from '../redis/redis-config.js';
 import {takeRedisSample, type RedisSample} from './redis-sample.js';
-import {Sampler} from './sampler.js';
+import {ConnectionSampler, type PollingOptions, type SampleConnection} from './connection-sampler.js';
 
 /** CLIENT SETNAME of the sampler's connection. */
 export const REDIS_SAMPLER_CONNECTION_NAME = 'msdb:sampler';
 
 /** How a {@link RedisSampler} connects and polls. */
-export type RedisSamplerOptions = {
+export type RedisSamplerOptions = PollingOptions & {
 	endpoint: RedisEndpoint;
-	/** Default 2000 ms. */
-	intervalMs?: number;
-	/** Default 30 000 ms. */
-	maxBackoffMs?: number;
 	/** Deadline per command (default 2000 ms). */
 	commandTimeoutMs?: number;
 	/** Deadline of one connection attempt (default 2000 ms). */
 	connectTimeoutMs?: number;
-	/** Clock for `takenAt`. */
-	now?: () => Date;
 };
 
 /** Polls one Redis deployment; `stop()` also closes its connection. */
-export class RedisSampler extends Sampler<RedisSample> {
-	readonly #connection: SamplerConnection;
-
+export class RedisSampler extends ConnectionSampler<RedisSample> {
 	constructor(options: RedisSamplerOptions) {
-		const connection = new SamplerConnection(options);
-		super({
-			take: async () => connection.take(),
-			intervalMs: options.intervalMs,
-			maxBackoffMs: options.maxBackoffMs,
-			now: options.now,
-		});
-		this.#connection = connection;
-	}
-
-	/** Stops polling, then closes the connection. */
-	override async stop(): Promise<void> {
-		await super.stop();
-		await this.#connection.close();
+		super(new SamplerConnection(options), options);
 	}
 }
 
-class SamplerConnection {
+class SamplerConnection implements SampleConnection<RedisSample> {
 	readonly #options: RedisSamplerOptions;
 	#client: RedisClient | undefined;
 	#previous: RedisSample | undefined;

@@ -7,17 +7,7 @@
  * Accepts only s3rver's built-in key pair (sandbox-credentials.ts); listens on 127.0.0.1 only.
  * Runs until SIGTERM / SIGINT. Not imported by anything: it is an entry point.
  */
-import {createRequire} from 'node:module';
-
-/** The part of s3rver 3.7's API used here (the package ships no types). */
-type S3rverInstance = {run(): Promise<{address: string; port: number}>; close(): Promise<void>};
-type S3rverConstructor = new (options: {
-	address: string;
-	port: number;
-	silent: boolean;
-	directory: string;
-	configureBuckets: Array<{name: string}>;
-}) => S3rverInstance;
+import {createS3rver} from '../provision/s3rver.js';
 
 const [directory, portText, bucket] = process.argv.slice(2);
 const port = Number(portText);
@@ -26,10 +16,8 @@ if (!directory || !bucket || !Number.isInteger(port) || port <= 0) {
 	process.exit(2);
 }
 
-const require = createRequire(import.meta.url);
-const S3rver = require('s3rver') as S3rverConstructor;
-// silent: s3rver would log every request; the log is for start, stop and errors.
-const server = new S3rver({address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{name: bucket}]});
+// Silent (createS3rver): the log is for start, stop and errors, not every request.
+const server = createS3rver({port, directory, bucket});
 try {
 	await server.run();
 } catch (error) {

@@ -1,6 +1,6 @@
 import {MultiSelect, Spinner} from '@inkjs/ui';
 import {Box, Text, useInput} from 'ink';
-import {useEffect, useMemo, useRef, useState} from 'react';
+import {useMemo, useState} from 'react';
 import {createBackup} from '../../core/backup/create-backup.js';
 import type {BackupComponent, BackupManifest} from '../../core/backup/backup-manifest-types.js';
 import {asMsdbError, type MsdbError} from '../../core/errors.js';
@@ -16,6 +16,7 @@ import {NoBackupTarget} from './backup-no-target.js';
 import {useBackupProgress} from './backup-progress-state.js';
 import {BackupProgressView} from './backup-progress-view.js';
 import type {FlowProps} from './flow-context.js';
+import {runEnd, useRunController} from './use-run-controller.js';
 
 type Screen =
 	| {kind: 'choose'; hint?: string}
@@ -37,7 +38,7 @@ export function BackupFlow({context, onExit, width}: FlowProps) {
 	const exit = useExitOnce(onExit);
 	const [screen, setScreen] = useState<Screen>({kind: 'choose'});
 	const {progress, onEvent, reset} = useBackupProgress();
-	const controller = useRef<AbortController | undefined>(undefined);
+	const runs = useRunController();
 	const redisOffer = useMemo<RedisOffer>(() => {
 		if (context.redisUrl === undefined) {
 			return {offered: false, reason: 'no Redis URL is configured (--redis-url or REDIS_URL)'};
@@ -50,17 +51,8 @@ export function BackupFlow({context, onExit, width}: FlowProps) {
 		}
 	}, [context.redisUrl]);
 
-	// Leaving the console mid-run (ctrl-c unmounts it) cancels the work, as esc does.
-	useEffect(
-		() => () => {
-			controller.current?.abort();
-		},
-		[],
-	);
-
 	const start = (components: BackupComponent[]) => {
-		const running = new AbortController();
-		controller.current = running;
+		const signal = runs.begin();
 		const started = performance.now();
 		reset();
 		setScreen({kind: 'running', components, cancelling: false});
@@ -75,7 +67,7 @@ export function BackupFlow({context, onExit, width}: FlowProps) {
 					redis: redis ? {endpoint: redis.endpoint, client: redis.client, mode: 'auto'} : undefined,
 					rowCounts: true,
 					onEvent,
-					signal: running.signal,
+					signal,
 				});
 				return {manifest, location: `${target.display}/${manifest.id}/`};
 			} finally {
@@ -88,8 +80,7 @@ export function BackupFlow({context, onExit, width}: FlowProps) {
 				setScreen({kind: 'done', manifest, location, elapsedMs: performance.now() - started});
 			},
 			(error: unknown) => {
-				const failure = asMsdbError(error);
-				setScreen(running.signal.aborted || failure.code === 'E_CANCELLED' ? {kind: 'cancelled', error: failure} : {kind: 'failed', error: failure});
+				setScreen(runEnd(error, signal));
 			},
 		);
 	};
@@ -106,11 +97,7 @@ export function BackupFlow({context, onExit, width}: FlowProps) {
 			}
 
 			case 'running': {
-				if (!screen.cancelling) {
-					controller.current?.abort();
-					setScreen({...screen, cancelling: true});
-				}
-
+				runs.cancel(screen, setScreen);
 				break;
 			}
 

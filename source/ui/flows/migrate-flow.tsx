@@ -1,7 +1,6 @@
-import {Spinner} from '@inkjs/ui';
 import {Box, Text, useInput} from 'ink';
 import {useEffect, useRef, useState} from 'react';
-import {applyMigrations, type ApplyResult, type PlannedMigration} from '../../core/migrations/apply.js';
+import {applyMigrations, type ApplyResult} from '../../core/migrations/apply.js';
 import type {MigrationEvent} from '../../core/migrations/migration-events.js';
 import {redact} from '../../core/redact.js';
 import {KeyFooter, type KeyHint} from '../components/key-footer.js';
@@ -10,11 +9,13 @@ import {SqlView} from '../components/sql-view.js';
 import {useExitOnce} from './backup-exit-once.js';
 import type {FlowProps} from './flow-context.js';
 import {flowMigrationSettings} from './flow-migration-settings.js';
-import {EMPTY_MIGRATION_PROGRESS, foldMigrationEvent, migrationLabel, samePlan, type MigrationProgress} from './migration-progress.js';
+import {migrationLabel} from './migration-progress.js';
 import {MigrationRunScreen} from './migration-run-screen.js';
-import {OperationFailure} from './operation-failure.js';
+import {PlanReadFailed, PlanReading} from './plan-status.js';
 import {ReadonlyRefusal} from './readonly-refusal.js';
+import {SqlPage} from './sql-page.js';
 import {ignoreFold, useCoreOperation} from './use-core-operation.js';
+import {useMigrationRun} from './use-migration-run.js';
 
 type Screen = 'review' | 'sql' | 'confirm' | 'run';
 
@@ -33,13 +34,11 @@ const REVIEW_CHROME = 7;
 export function MigrateFlow({context, onExit, width, height}: FlowProps) {
 	const exit = useExitOnce(onExit);
 	const planning = useCoreOperation<MigrationEvent, ApplyResult, undefined>(ignoreFold, undefined);
-	const run = useCoreOperation<MigrationEvent, ApplyResult, MigrationProgress>(foldMigrationEvent, EMPTY_MIGRATION_PROGRESS);
+	const run = useMigrationRun<ApplyResult>('up');
 	const [screen, setScreen] = useState<Screen>('review');
 	const [highlighted, setHighlighted] = useState(0);
 	// Apply up to and including this version; undefined applies every pending migration.
 	const [target, setTarget] = useState<number>();
-	const [reviewed, setReviewed] = useState<PlannedMigration[]>([]);
-	const planChanged = useRef(false);
 	// A second y can reach the confirm screen's key handler before React has swapped screens; it
 	// must not start (and so cancel and restart) the run.
 	const runStarted = useRef(false);
@@ -65,27 +64,8 @@ export function MigrateFlow({context, onExit, width, height}: FlowProps) {
 		}
 
 		runStarted.current = true;
-		planChanged.current = false;
-		setReviewed(chosen);
 		setScreen('run');
-		run.start(async io =>
-			applyMigrations(
-				flowMigrationSettings(context, {
-					signal: io.signal,
-					onEvent(event) {
-						// Verify before touching anything: the core plans again under the lock; if that plan is
-						// not the one reviewed, stop before its first migration runs.
-						if (event.type === 'plan' && !samePlan(chosen, event.migrations)) {
-							planChanged.current = true;
-							run.cancel();
-						}
-
-						io.onEvent(event);
-					},
-				}),
-				{target: target ?? chosen.at(-1)?.version},
-			),
-		);
+		run.start(chosen, async io => applyMigrations(flowMigrationSettings(context, io), {target: target ?? chosen.at(-1)?.version}));
 	};
 
 	const backToReview = () => {
@@ -157,86 +137,20 @@ export function MigrateFlow({context, onExit, width, height}: FlowProps) {
 		{isActive: reviewing},
 	);
 
-	useInput(
-		(input, key) => {
-			if (run.status === 'running') {
-				if (key.escape) {
-					run.cancel();
-				}
-
-				return;
-			}
-
-			const summary = runSummary();
-			if (key.escape || key.return) {
-				exit(summary);
-			} else if (input === 'r' && planChanged.current) {
-				backToReview();
-			}
-		},
-		{isActive: !context.readonly && screen === 'run'},
-	);
-
-	function runSummary() {
-		const applied = run.result?.applied ?? run.view.steps.filter(step => step.status === 'done');
-		const appliedText = applied.length > 0 ? `${applied.map(migrationLabel).join(', ')} applied` : 'nothing was applied';
-		if (run.status === 'done') {
-			return {
-				status: 'done' as const,
-				summary:
-					applied.length === 0 ? 'Nothing to apply.' : `Applied ${applied.length} migration(s) (${applied.map(migrationLabel).join(', ')}); now at version ${run.result?.current ?? 'none'}.`,
-			};
-		}
-
-		if (run.status === 'cancelled') {
-			return {status: 'cancelled' as const, summary: planChanged.current ? 'Migrate stopped: the pending migrations changed since the review; nothing was applied.' : `Migrate cancelled; ${appliedText}.`};
-		}
-
-		const failed = run.view.steps.find(step => step.status === 'failed');
-		const reason = redact(String(run.error?.details.serverMessage ?? run.error?.message.split('\n')[0] ?? 'failed'));
-		return {status: 'failed' as const, summary: `Migrate failed${failed ? ` at ${migrationLabel(failed)}` : ''}: ${reason}; ${appliedText}.`};
-	}
-
 	if (context.readonly) {
 		return <ReadonlyRefusal action="apply migrations" onBack={() => exit({status: 'cancelled', summary: 'Migrate refused: the console is read-only.'})} />;
 	}
 
 	if (screen === 'run') {
-		return (
-			<MigrationRunScreen
-				direction="up"
-				database={context.database.display}
-				run={run}
-				sqlByVersion={new Map(reviewed.map(step => [step.version, step.sql]))}
-				planChanged={planChanged.current}
-				summary={run.status === 'running' ? undefined : runSummary().summary}
-				height={height}
-			/>
-		);
+		return <MigrationRunScreen run={run} database={context.database.display} height={height} onExit={exit} onReview={backToReview} />;
 	}
 
 	if (planning.status === 'running' || planning.status === 'idle') {
-		return (
-			<Box flexDirection="column" gap={1}>
-				<Spinner label={`Reading ${context.migrationsDir} and the ledger of ${redact(context.database.display)} (dry run: nothing is changed)…`} />
-				<KeyFooter keys={[{key: 'esc', label: 'back'}]} />
-			</Box>
-		);
+		return <PlanReading label={`Reading ${context.migrationsDir} and the ledger of ${redact(context.database.display)} (dry run: nothing is changed)…`} />;
 	}
 
 	if (planning.status !== 'done' && planning.error) {
-		return (
-			<Box flexDirection="column" gap={1}>
-				<Text>Could not plan the migration; nothing was applied.</Text>
-				<OperationFailure error={planning.error} />
-				<KeyFooter
-					keys={[
-						{key: 'r', label: 'try again'},
-						{key: 'esc', label: 'back'},
-					]}
-				/>
-			</Box>
-		);
+		return <PlanReadFailed message="Could not plan the migration; nothing was applied." error={planning.error} />;
 	}
 
 	if (plan.length === 0) {
@@ -250,25 +164,7 @@ export function MigrateFlow({context, onExit, width, height}: FlowProps) {
 
 	const migration = plan[highlighted] ?? plan[0];
 	if (screen === 'sql' && migration) {
-		return (
-			<Box flexDirection="column">
-				<SqlView
-					key={migration.version}
-					sql={migration.sql}
-					title={`${redact(migration.file)} · ${transactionNote(migration)}`}
-					height={Math.max(5, height - 2)}
-					scrollable
-				/>
-				<KeyFooter
-					keys={[
-						{key: '↑↓ j k', label: 'scroll'},
-						{key: 'pgup pgdn', label: 'page'},
-						{key: 'g G', label: 'top / end'},
-						{key: 'esc', label: 'back to the list'},
-					]}
-				/>
-			</Box>
-		);
+		return <SqlPage key={migration.version} sql={migration.sql} title={`${redact(migration.file)} · ${transactionNote(migration)}`} height={height} backLabel="back to the list" />;
 	}
 
 	if (screen === 'confirm') {

@@ -1,25 +1,25 @@
-import {Box, Text} from 'ink';
+import {Box, Text, useInput} from 'ink';
+import type {ApplyResult} from '../../core/migrations/apply.js';
 import type {MigrationDirection} from '../../core/migrations/migration-events.js';
+import type {RollbackResult} from '../../core/migrations/rollback.js';
 import {redact} from '../../core/redact.js';
 import {KeyFooter} from '../components/key-footer.js';
-import type {MigrationProgress} from './migration-progress.js';
+import type {FlowOutcome} from './flow-context.js';
 import {MigrationProgressView} from './migration-progress-view.js';
 import {OperationFailure} from './operation-failure.js';
-import type {CoreOperation, OperationStatus} from './use-core-operation.js';
+import type {OperationStatus} from './use-core-operation.js';
+import type {MigrationRun} from './use-migration-run.js';
 
 /** Props of {@link MigrationRunScreen}. */
-export type MigrationRunScreenProps = {
-	direction: MigrationDirection;
+export type MigrationRunScreenProps<R extends ApplyResult | RollbackResult> = {
+	run: MigrationRun<R>;
 	/** Where it runs, already safe to print (DatabaseConfig.display). */
 	database: string;
-	run: Pick<CoreOperation<unknown, unknown, MigrationProgress>, 'status' | 'view' | 'error' | 'cancelling'>;
-	/** The SQL of each reviewed migration, to show the failing line in context. */
-	sqlByVersion: ReadonlyMap<number, string>;
-	/** The core's plan differed from the reviewed one, so the flow stopped it before its first step. */
-	planChanged: boolean;
-	/** One line for the end of a finished run (also the console's status line). */
-	summary: string | undefined;
 	height: number;
+	/** Leaves the flow once the run has ended (enter or esc). */
+	onExit: (outcome: FlowOutcome) => void;
+	/** `r` after the plan changed under the run: back to a fresh review. */
+	onReview: () => void;
 };
 
 const TITLES: Record<MigrationDirection, Record<OperationStatus, string>> = {
@@ -38,9 +38,28 @@ const TITLES: Record<MigrationDirection, Record<OperationStatus, string>> = {
  * while it runs (the core cancels the running statement and rolls back the current migration),
  * then the summary, the failure (file, line, server error) or what a cancel kept.
  */
-export function MigrationRunScreen({direction, database, run, sqlByVersion, planChanged, summary, height}: MigrationRunScreenProps) {
+export function MigrationRunScreen<R extends ApplyResult | RollbackResult>({run: migrationRun, database, height, onExit, onReview}: MigrationRunScreenProps<R>) {
+	const {direction, operation: run} = migrationRun;
+	const planChanged = migrationRun.planChanged();
+	useInput((input, key) => {
+		if (run.status === 'running') {
+			if (key.escape) {
+				run.cancel();
+			}
+
+			return;
+		}
+
+		if (key.escape || key.return) {
+			onExit(migrationRun.outcome());
+		} else if (input === 'r' && migrationRun.planChanged()) {
+			onReview();
+		}
+	});
+
+	const summary = run.status === 'running' ? undefined : migrationRun.outcome().summary;
 	const failedStep = run.view.steps.find(step => step.status === 'failed');
-	const failedSql = failedStep ? sqlByVersion.get(failedStep.version) : undefined;
+	const failedSql = failedStep ? migrationRun.reviewed.find(step => step.version === failedStep.version)?.sql : undefined;
 	const kept = direction === 'up' ? 'Migrations already applied stay applied.' : 'Migrations already rolled back stay rolled back.';
 	return (
 		<Box flexDirection="column" gap={1}>

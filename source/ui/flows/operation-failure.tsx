@@ -1,18 +1,10 @@
 import {Box, Text} from 'ink';
 import type {MsdbError} from '../../core/errors.js';
+import {sqlFailureLocation, type SqlFailure} from '../../core/migrations/run-migration-sql.js';
 import {redact} from '../../core/redact.js';
 
-/** Where a migration or rollback failed, from the error's details (SqlFailure in core). */
-type SqlFailureDetails = {
-	file: string;
-	line: number | undefined;
-	column: number | undefined;
-	sqlState: string | undefined;
-	serverMessage: string;
-	detail: string | undefined;
-	hint: string | undefined;
-	where: string | undefined;
-};
+/** Where a migration or rollback failed, from the error's details (what SqlFailureError carries). */
+type SqlFailureDetails = Omit<SqlFailure, 'statement' | 'statementsCompleted'>;
 
 /** Props of {@link OperationFailure}. */
 export type OperationFailureProps = {
@@ -40,7 +32,7 @@ export function OperationFailure({error, sql}: OperationFailureProps) {
 				<Box flexDirection="column" paddingLeft={2}>
 					<Text>
 						<Text color="gray">file    </Text>
-						{redact(location(sqlFailure))}
+						{redact(sqlFailureLocation(sqlFailure))}
 					</Text>
 					<Text>
 						<Text color="gray">server  </Text>
@@ -106,10 +98,6 @@ function FailingLine({sql, line, column}: {sql: string; line: number; column: nu
 			)}
 		</Box>
 	);
-}
-
-function location(failure: SqlFailureDetails): string {
-	return failure.line === undefined ? failure.file : `${failure.file}:${failure.line}:${failure.column ?? 1}`;
 }
 
 function sqlFailureOf(error: MsdbError): SqlFailureDetails | undefined {

@@ -18,6 +18,7 @@ import {BackupProgressView} from './backup-progress-view.js';
 import type {FlowContext, FlowProps} from './flow-context.js';
 import {flowMigrationSettings} from './flow-migration-settings.js';
 import {OperationFailure} from './operation-failure.js';
+import {PlanReadFailed, PlanReading} from './plan-status.js';
 import {ReadonlyRefusal} from './readonly-refusal.js';
 import {ignoreFold, useCoreOperation, type CoreOperation} from './use-core-operation.js';
 
@@ -173,27 +174,11 @@ export function ResetFlow({context, onExit, width, height}: FlowProps) {
 	}
 
 	if (planning.status === 'running' || planning.status === 'idle') {
-		return (
-			<Box flexDirection="column" gap={1}>
-				<Spinner label={`Comparing ${redact(context.database.display)} with its baseline to find what the migrations created (dry run: nothing is changed)…`} />
-				<KeyFooter keys={[{key: 'esc', label: 'back'}]} />
-			</Box>
-		);
+		return <PlanReading label={`Comparing ${redact(context.database.display)} with its baseline to find what the migrations created (dry run: nothing is changed)…`} />;
 	}
 
 	if (!plan) {
-		return (
-			<Box flexDirection="column" gap={1}>
-				<Text>Could not work out what a reset would drop; nothing was dropped.</Text>
-				{planning.error ? <OperationFailure error={planning.error} /> : undefined}
-				<KeyFooter
-					keys={[
-						{key: 'r', label: 'try again'},
-						{key: 'esc', label: 'back'},
-					]}
-				/>
-			</Box>
-		);
+		return <PlanReadFailed message="Could not work out what a reset would drop; nothing was dropped." error={planning.error} />;
 	}
 
 	if (plan.dropped.length === 0) {

@@ -22,6 +22,7 @@ import {RestoreChoice, type RestoreOption} from './restore-choice.js';
 import {describePlan, planComponents, planConfirmations, type PostgresChoice, type RedisChoice, type RedisDestination, type RestorePlan} from './restore-plan.js';
 import {RestoreSteps, type RestoreStepIndex} from './restore-steps.js';
 import {RestoreSummary} from './restore-summary.js';
+import {runEnd, useRunController} from './use-run-controller.js';
 
 type Screen =
 	| {kind: 'loading'; notice?: string | undefined}
@@ -58,7 +59,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 	const [screen, setScreen] = useState<Screen>({kind: 'loading'});
 	const {progress, onEvent, reset} = useBackupProgress();
 	const target = useRef<BackupTarget | undefined>(undefined);
-	const controller = useRef<AbortController | undefined>(undefined);
+	const runs = useRunController();
 	const refused = context.readonly || context.backupTarget === undefined;
 	const redisOffer = useMemo<RedisOffer>(() => {
 		if (context.redisUrl === undefined) {
@@ -94,11 +95,6 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 		if (!refused) {
 			loadList();
 		}
-
-		// Leaving the console mid-run (ctrl-c unmounts it) cancels the work, as esc does.
-		return () => {
-			controller.current?.abort();
-		};
 	}, []);
 
 	const verify = (backup: BackupSummary) => {
@@ -109,11 +105,10 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 			return;
 		}
 
-		const running = new AbortController();
-		controller.current = running;
+		const signal = runs.begin();
 		reset();
 		setScreen({kind: 'verifying', backup, cancelling: false});
-		verifyBackup({target: currentTarget, id: backup.id, onEvent, signal: running.signal}).then(
+		verifyBackup({target: currentTarget, id: backup.id, onEvent, signal}).then(
 			({record, recordKey}) => {
 				if (record.ok) {
 					chooseFirst(backup);
@@ -122,7 +117,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 				}
 			},
 			(error: unknown) => {
-				if (running.signal.aborted) {
+				if (signal.aborted) {
 					loadList(`Verification of ${backup.id} cancelled; nothing was touched.`);
 				} else {
 					setScreen({kind: 'verify-failed', backup, problems: [], recorded: false, error: asMsdbError(error)});
@@ -176,8 +171,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 	};
 
 	const run = (plan: RestorePlan) => {
-		const running = new AbortController();
-		controller.current = running;
+		const signal = runs.begin();
 		reset();
 		setScreen({kind: 'running', plan, cancelling: false});
 		const execute = async () => {
@@ -196,7 +190,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 					database: components.includes('postgres') ? context.database : undefined,
 					redis: redis ? {endpoint: redis.endpoint, client: redis.client} : undefined,
 					onEvent,
-					signal: running.signal,
+					signal,
 				});
 			} finally {
 				redis?.close();
@@ -208,8 +202,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 				setScreen({kind: 'summary', plan, result});
 			},
 			(error: unknown) => {
-				const failure = asMsdbError(error);
-				setScreen(running.signal.aborted || failure.code === 'E_CANCELLED' ? {kind: 'cancelled', plan, error: failure} : {kind: 'failed', plan, error: failure});
+				setScreen({...runEnd(error, signal), plan});
 			},
 		);
 	};
@@ -258,11 +251,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 				}
 
 				case 'verifying': {
-					if (!screen.cancelling) {
-						controller.current?.abort();
-						setScreen({...screen, cancelling: true});
-					}
-
+					runs.cancel(screen, setScreen);
 					break;
 				}
 
@@ -300,11 +289,7 @@ export function RestoreFlow({context, onExit, width, height}: FlowProps) {
 				}
 
 				case 'running': {
-					if (!screen.cancelling) {
-						controller.current?.abort();
-						setScreen({...screen, cancelling: true});
-					}
-
+					runs.cancel(screen, setScreen);
 					break;
 				}
 

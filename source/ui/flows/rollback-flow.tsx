@@ -1,6 +1,6 @@
 import {Spinner} from '@inkjs/ui';
 import {Box, Text, useInput} from 'ink';
-import {useEffect, useRef, useState} from 'react';
+import {useEffect, useState} from 'react';
 import type {MigrationEvent} from '../../core/migrations/migration-events.js';
 import {rollbackMigrations, type PlannedRollback, type RollbackResult} from '../../core/migrations/rollback.js';
 import {migrationStatus, type MigrationStatus} from '../../core/migrations/status.js';
@@ -12,11 +12,14 @@ import {TypedConfirmation} from '../components/typed-confirmation.js';
 import {useExitOnce} from './backup-exit-once.js';
 import type {FlowProps} from './flow-context.js';
 import {flowMigrationSettings} from './flow-migration-settings.js';
-import {EMPTY_MIGRATION_PROGRESS, foldMigrationEvent, migrationLabel, samePlan, type MigrationProgress} from './migration-progress.js';
+import {migrationLabel} from './migration-progress.js';
 import {MigrationRunScreen} from './migration-run-screen.js';
 import {OperationFailure} from './operation-failure.js';
+import {PlanReadFailed, PlanReading} from './plan-status.js';
 import {ReadonlyRefusal} from './readonly-refusal.js';
+import {SqlPage} from './sql-page.js';
 import {ignoreFold, useCoreOperation} from './use-core-operation.js';
+import {useMigrationRun} from './use-migration-run.js';
 
 /** The word typed to confirm: rollback SQL drops tables and columns, and the data in them. */
 export const ROLLBACK_CONFIRMATION = 'rollback';
@@ -39,13 +42,11 @@ export function RollbackFlow({context, onExit, width, height}: FlowProps) {
 	const exit = useExitOnce(onExit);
 	const status = useCoreOperation<never, MigrationStatus, undefined>(ignoreFold, undefined);
 	const planning = useCoreOperation<MigrationEvent, RollbackResult, undefined>(ignoreFold, undefined);
-	const run = useCoreOperation<MigrationEvent, RollbackResult, MigrationProgress>(foldMigrationEvent, EMPTY_MIGRATION_PROGRESS);
+	const run = useMigrationRun<RollbackResult>('down');
 	const [screen, setScreen] = useState<Screen>('choose');
 	// Index in the applied list (newest first) of the oldest migration to undo.
 	const [chosenIndex, setChosenIndex] = useState(0);
 	const [planIndex, setPlanIndex] = useState(0);
-	const [reviewed, setReviewed] = useState<PlannedRollback[]>([]);
-	const planChanged = useRef(false);
 
 	const loadStatus = () => {
 		status.start(async () => migrationStatus(flowMigrationSettings(context)));
@@ -71,28 +72,15 @@ export function RollbackFlow({context, onExit, width, height}: FlowProps) {
 	};
 
 	const startRun = () => {
-		const reviewedPlan = plan;
-		planChanged.current = false;
-		setReviewed(reviewedPlan);
 		setScreen('run');
-		run.start(async io =>
-			rollbackMigrations(
-				flowMigrationSettings(context, {
-					signal: io.signal,
-					onEvent(event) {
-						// The core plans again under the lock: if that is not what was reviewed (another run
-						// applied or rolled back meanwhile), stop before its first rollback runs.
-						if (event.type === 'plan' && !samePlan(reviewedPlan, event.migrations)) {
-							planChanged.current = true;
-							run.cancel();
-						}
+		run.start(plan, async io => rollbackMigrations(flowMigrationSettings(context, io), {to: targetVersion(chosenIndex)}));
+	};
 
-						io.onEvent(event);
-					},
-				}),
-				{to: targetVersion(chosenIndex)},
-			),
-		);
+	const backToChoose = () => {
+		run.reset();
+		planning.reset();
+		setScreen('choose');
+		loadStatus();
 	};
 
 	const leave = () => exit({status: 'cancelled', summary: 'Rollback cancelled; nothing was rolled back.'});
@@ -144,90 +132,20 @@ export function RollbackFlow({context, onExit, width, height}: FlowProps) {
 		{isActive: !context.readonly && (screen === 'choose' || screen === 'plan' || screen === 'sql')},
 	);
 
-	useInput(
-		(input, key) => {
-			if (run.status === 'running') {
-				if (key.escape) {
-					run.cancel();
-				}
-
-				return;
-			}
-
-			if (key.escape || key.return) {
-				exit(runSummary());
-			} else if (input === 'r' && planChanged.current) {
-				run.reset();
-				planning.reset();
-				setScreen('choose');
-				loadStatus();
-			}
-		},
-		{isActive: !context.readonly && screen === 'run'},
-	);
-
-	function runSummary() {
-		const rolledBack = run.result?.rolledBack ?? run.view.steps.filter(step => step.status === 'done');
-		const doneText = rolledBack.length > 0 ? `${rolledBack.map(migrationLabel).join(', ')} rolled back` : 'nothing was rolled back';
-		if (run.status === 'done') {
-			return {
-				status: 'done' as const,
-				summary: `Rolled back ${rolledBack.length} migration(s) (${rolledBack.map(migrationLabel).join(', ')}); now at version ${run.result?.current ?? 'none'}.`,
-			};
-		}
-
-		if (run.status === 'cancelled') {
-			return {
-				status: 'cancelled' as const,
-				summary: planChanged.current ? 'Rollback stopped: the applied migrations changed since the review; nothing was rolled back.' : `Rollback cancelled; ${doneText}.`,
-			};
-		}
-
-		const failed = run.view.steps.find(step => step.status === 'failed');
-		const reason = redact(String(run.error?.details.serverMessage ?? run.error?.message.split('\n')[0] ?? 'failed'));
-		return {status: 'failed' as const, summary: `Rollback failed${failed ? ` at ${migrationLabel(failed)}` : ''}: ${reason}; ${doneText}.`};
-	}
-
 	if (context.readonly) {
 		return <ReadonlyRefusal action="roll back migrations" onBack={() => exit({status: 'cancelled', summary: 'Rollback refused: the console is read-only.'})} />;
 	}
 
 	if (screen === 'run') {
-		return (
-			<MigrationRunScreen
-				direction="down"
-				database={context.database.display}
-				run={run}
-				sqlByVersion={new Map(reviewed.map(step => [step.version, step.sql]))}
-				planChanged={planChanged.current}
-				summary={run.status === 'running' ? undefined : runSummary().summary}
-				height={height}
-			/>
-		);
+		return <MigrationRunScreen run={run} database={context.database.display} height={height} onExit={exit} onReview={backToChoose} />;
 	}
 
 	if (status.status === 'running' || status.status === 'idle') {
-		return (
-			<Box flexDirection="column" gap={1}>
-				<Spinner label={`Reading the ledger of ${redact(context.database.display)}…`} />
-				<KeyFooter keys={[{key: 'esc', label: 'back'}]} />
-			</Box>
-		);
+		return <PlanReading label={`Reading the ledger of ${redact(context.database.display)}…`} />;
 	}
 
 	if (status.status !== 'done' && status.error) {
-		return (
-			<Box flexDirection="column" gap={1}>
-				<Text>Could not read the applied migrations; nothing was rolled back.</Text>
-				<OperationFailure error={status.error} />
-				<KeyFooter
-					keys={[
-						{key: 'r', label: 'try again'},
-						{key: 'esc', label: 'back'},
-					]}
-				/>
-			</Box>
-		);
+		return <PlanReadFailed message="Could not read the applied migrations; nothing was rolled back." error={status.error} />;
 	}
 
 	if (newestFirst.length === 0) {
@@ -300,19 +218,7 @@ export function RollbackFlow({context, onExit, width, height}: FlowProps) {
 	const step = plan[planIndex] ?? plan[0];
 	const sqlTitle = (row: PlannedRollback) => `rollback of ${migrationLabel(row)} (stored when it was applied) · ${row.noTransaction ? 'no transaction: statement by statement' : 'one transaction'}`;
 	if (screen === 'sql' && step) {
-		return (
-			<Box flexDirection="column">
-				<SqlView key={step.version} sql={step.sql} title={sqlTitle(step)} height={Math.max(5, height - 2)} scrollable />
-				<KeyFooter
-					keys={[
-						{key: '↑↓ j k', label: 'scroll'},
-						{key: 'pgup pgdn', label: 'page'},
-						{key: 'g G', label: 'top / end'},
-						{key: 'esc', label: 'back to the plan'},
-					]}
-				/>
-			</Box>
-		);
+		return <SqlPage key={step.version} sql={step.sql} title={sqlTitle(step)} height={height} backLabel="back to the plan" />;
 	}
 
 	if (screen === 'confirm') {

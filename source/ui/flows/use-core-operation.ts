@@ -55,17 +55,22 @@ export function useCoreOperation<E, R, V>(fold: (view: V, event: E) => V, initia
 		[],
 	);
 
+	// A new run and a reset both start from nothing: no progress, result or error of the run before.
+	const showBlank = (next: OperationStatus) => {
+		setStatus(next);
+		setView(initialRef.current);
+		setResult(undefined);
+		setError(undefined);
+		setCancelling(false);
+	};
+
 	const start = useCallback((run: (io: OperationIo<E>) => Promise<R>) => {
 		controller.current?.abort();
 		const id = ++runId.current;
 		const current = new AbortController();
 		controller.current = current;
 		running.current = current;
-		setStatus('running');
-		setView(initialRef.current);
-		setResult(undefined);
-		setError(undefined);
-		setCancelling(false);
+		showBlank('running');
 		const isCurrent = () => runId.current === id;
 		const settle = () => {
 			if (running.current === current) {
@@ -120,11 +125,7 @@ export function useCoreOperation<E, R, V>(fold: (view: V, event: E) => V, initia
 		controller.current?.abort();
 		controller.current = undefined;
 		running.current = undefined;
-		setStatus('idle');
-		setView(initialRef.current);
-		setResult(undefined);
-		setError(undefined);
-		setCancelling(false);
+		showBlank('idle');
 	}, []);
 
 	return {status, view, result, error, cancelling, start, cancel, reset};
