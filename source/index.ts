@@ -113,3 +113,76 @@ export type {WorkerOptions, WorkerSummary} from './core/worker/run-worker.js';
 export {runLoad, resolveLoadOptions} from './core/load/index.js';
 export type {LoadOptions, LoadSummary} from './core/load/index.js';
 export {FLEET_REDIS_ROLE} from './core/fleet/fleet-redis-role.js';
+
+// reconcile and events
+export {
+	AgentStateEventPublisher,
+	AGENT_STATE_SUBJECTS,
+	DEFAULT_AGENT_STATE_STREAM,
+	DEFAULT_EVENTS_MAXLEN,
+} from './core/dual-store/agent-state-events.js';
+export type {AgentStateChange, AgentStateEventPublisherOptions, AgentStateEventStats} from './core/dual-store/agent-state-events.js';
+export {reconcileAgentState, AGENT_STATE_DIFFERENCE_KINDS, DEFAULT_RECONCILE_BATCH_SIZE} from './core/dual-store/reconcile-agent-state.js';
+export type {
+	AgentStateCopy,
+	AgentStateDifference,
+	AgentStateDifferenceKind,
+	ReconcileAgentStateOptions,
+	ReconcileAgentStateResult,
+} from './core/dual-store/reconcile-agent-state.js';
+
+// sagas
+export {SagaCoordinator, defineSaga, sagaStep} from './core/sagas/index.js';
+export type {
+	SagaCoordinatorOptions,
+	SagaOutcome,
+	ResumeReport,
+	SagaDefinition,
+	SagaDefinitionInput,
+	SagaStep,
+	SagaStepContext,
+	SagaDatabase,
+	SagaEvent,
+	SagaEventName,
+	SagaHistory,
+	SagaRecord,
+	SagaStatus,
+	SagaStepRecord,
+	SagaStepStatus,
+} from './core/sagas/index.js';
+
+// dual-store
+export {
+	DualStoreCoordinator,
+	CONSISTENCY_LEVELS,
+	OutboxRelay,
+	WriteBehindWriter,
+	WRITE_BEHIND_GROUP,
+	registerAgentStateMetrics,
+	readAgentStateBacklog,
+	AGENT_STATE_PARTITIONS,
+	AGENT_STATE_REDIS_ROLE,
+	agentStateKey,
+	agentStateLogKey,
+	agentStateEventsKey,
+	agentStatePartition,
+	agentStateSubject,
+	stateContentHash,
+} from './core/dual-store/index.js';
+export type {
+	ConsistencyLevel,
+	AgentStateRead,
+	AgentStateWriteOptions,
+	AgentStateWriteResult,
+	DualStoreCoordinatorOptions,
+	DualStoreStats,
+	OutboxRelayOptions,
+	OutboxRelayStats,
+	OutboxDrainOutcome,
+	StateChangePublisher,
+	WriteBehindWriterOptions,
+	WriteBehindStats,
+	WriteBehindDrainOutcome,
+	PersistedEntry,
+	AgentStateBacklog,
+} from './core/dual-store/index.js';

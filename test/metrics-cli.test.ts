@@ -100,7 +100,9 @@ it('serves the load process\'s pool and cache series while `msdb load` runs, and
 	expect(valueOf(idle, 'msdb_migrations_applied')).toBeGreaterThan(0);
 	expect(valueOf(idle, 'msdb_backups')).toBe(1);
 	expect((valueOf(idle, 'msdb_backup_last_age_seconds') ?? 0) / DAY_S).toBeCloseTo(2, 2);
-	for (const source of ['fleet', 'migrations', 'backups']) {
+	// The schema has the dual store's outbox (0012): its relay backlog is exported, empty now.
+	expect(valueOf(idle, 'msdb_agent_state_outbox_rows')).toBe(0);
+	for (const source of ['fleet', 'migrations', 'backups', 'agent-state']) {
 		expect(valueOf(idle, 'msdb_scrape_source_up', {source})).toBe(1);
 	}
 
@@ -158,6 +160,7 @@ it('serves the load process\'s pool and cache series while `msdb load` runs, and
 		['migrations', true],
 		['backups', true],
 		['fleet', true],
+		['agent-state', true],
 	]);
 }, 90_000);
 

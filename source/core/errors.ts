@@ -76,6 +76,11 @@ export const errorCodes = {
 	// Redis is down or not connected and the command was refused without waiting (bounded offline queue).
 	E_REDIS_UNAVAILABLE: EXIT_FAILED,
 	E_CANCELLED: EXIT_FAILED,
+	// Agent state (dual store): a write that named an expected version the state no longer has; a
+	// strong write committed to PostgreSQL whose Redis copy could not be brought up to date, so it
+	// was not acknowledged (details.committed, details.version; the outbox relay repairs Redis).
+	E_VERSION_CONFLICT: EXIT_FAILED,
+	E_STATE_UNACKNOWLEDGED: EXIT_FAILED,
 	E_CACHE_CLOSED: EXIT_FAILED,
 	// The backup target (S3, a directory) could not be reached, read or written.
 	E_BACKUP_TARGET_UNAVAILABLE: EXIT_FAILED,
@@ -86,6 +91,8 @@ export const errorCodes = {
 	// RESTORE was refused by the target.
 	E_REDIS_SYNC_REFUSED: EXIT_FAILED,
 	E_REDIS_RESTORE_FAILED: EXIT_FAILED,
+	// Sagas: another coordinator took over a saga after this one's lease expired; this one stopped driving it.
+	E_SAGA_LEASE_LOST: EXIT_FAILED,
 	E_BUG: EXIT_FAILED,
 	// A check found problems (3): a corrupt RDB or msdb-redis-dump-v1 artifact (CRC64, framing).
 	E_RDB_INVALID: EXIT_PROBLEMS,

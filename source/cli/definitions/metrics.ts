@@ -93,6 +93,18 @@ export const metrics = defineCommand({
 		};
 
 		const connections = new RedisConnections(redisConfig, {connectionName: 'msdb:metrics'});
+		// The dual store's relay backlog, only where its outbox exists (migration 0012): an older
+		// schema is not a failing source.
+		const [{default: pg}, {AGENT_STATE_REDIS_ROLE}] = await Promise.all([import('pg'), import('../../core/dual-store/agent-state-layout.js')]);
+		const agentStatePool = new pg.Pool({
+			...(database.connectionString ? {connectionString: database.connectionString} : {}),
+			max: 1,
+			application_name: 'msdb:metrics',
+		});
+		agentStatePool.on('error', () => {});
+		const hasOutbox = await agentStatePool
+			.query<{present: boolean}>("SELECT to_regclass('agents.state_outbox') IS NOT NULL AS present")
+			.then(result => result.rows[0]?.present === true, () => false);
 		const exporter = createMetricsRegistry({
 			processMetrics: true,
 			fleet: {client: connections.client(FLEET_REDIS_ROLE), env, server: redisConfig.endpoints[FLEET_REDIS_ROLE].display, timeoutMs, onChange},
@@ -104,6 +116,7 @@ export const metrics = defineCommand({
 				onChange,
 			},
 			...(target ? {backups: {target, maxAgeMs: backupsMaxAgeMs, timeoutMs, onChange}} : {}),
+			...(hasOutbox ? {agentState: {database: agentStatePool, redis: connections.client(AGENT_STATE_REDIS_ROLE), env, timeoutMs, onChange}} : {}),
 		});
 		let server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
 		try {
@@ -125,6 +138,7 @@ export const metrics = defineCommand({
 		} finally {
 			await server?.close();
 			await connections.close();
+			await agentStatePool.end().catch(() => {});
 		}
 
 		const summary: MetricsSummary = {

@@ -7,12 +7,13 @@ import {table, text, type OutputBlock} from '../output-blocks.js';
 
 /**
  * `msdb worker`: the framework's background process — monthly partition upkeep, expired-session
- * cleanup, its own heartbeat — until SIGTERM or Ctrl-C (exit 0 after a clean stop), or once with
- * `--once` (exit 1 when a duty failed). Progress is one stderr line per event.
+ * cleanup, the agent-state relays (outbox, write-behind), its own heartbeat — until SIGTERM or
+ * Ctrl-C (exit 0 after a clean stop), or once with `--once` (exit 1 when a duty failed). Progress
+ * is one stderr line per event.
  */
 export const worker = defineCommand({
 	path: ['worker'],
-	description: 'Run background duties (partition upkeep, expired-session cleanup) with a heartbeat, until SIGTERM; --once runs each once',
+	description: 'Run background duties (partition upkeep, expired-session cleanup, agent-state relays) with a heartbeat, until SIGTERM; --once runs each once',
 	options: z.object({
 		...globalOptions,
 		// Defaults kept in sync with WORKER_DEFAULTS in core; repeated as literals so parsing
@@ -27,6 +28,8 @@ export const worker = defineCommand({
 			.default(3)
 			.describe(optionMeta({description: 'Months after the current one whose partitions are kept ready', valueDescription: 'n', defaultValueDescription: '3'})),
 		heartbeatInterval: durationOption('How often to publish the heartbeat to Redis (0: none)', '5s'),
+		stateRelayInterval: durationOption('Pause between drains of the agent-state outbox and write-behind streams (0: do not run them)', '100ms'),
+		writeBehindClaimIdle: durationOption('How long write-behind entries of a stopped writer must be idle before this worker claims them', '5s'),
 		shutdownGrace: durationOption('On SIGTERM, how long a running duty may finish before its statement is cancelled', '10s'),
 		once: z.boolean().default(false).describe(optionMeta({description: 'Run each duty once and exit (for cron); no heartbeat'})),
 	}),
@@ -56,6 +59,8 @@ export const worker = defineCommand({
 				sessionCleanupIntervalMs: interval('session-cleanup-interval', options.sessionCleanupInterval),
 				monthsAhead: options.monthsAhead,
 				heartbeatIntervalMs: parseDuration(options.heartbeatInterval) ?? 0,
+				stateRelayIntervalMs: parseDuration(options.stateRelayInterval) ?? 0,
+				writeBehindClaimIdleMs: parseDuration(options.writeBehindClaimIdle) ?? 0,
 				shutdownGraceMs: parseDuration(options.shutdownGrace) ?? 0,
 				once: options.once,
 			},
@@ -68,6 +73,22 @@ export const worker = defineCommand({
 	},
 });
 
+function describeDone(duty: WorkerSummary['duties'][keyof WorkerSummary['duties']]): string {
+	if (duty.partitionsCreated !== undefined) {
+		return `${duty.partitionsCreated.length} partition(s) created`;
+	}
+
+	if (duty.changesRelayed !== undefined) {
+		return `${duty.changesRelayed} change(s) relayed, ${duty.repairs ?? 0} repair(s)`;
+	}
+
+	if (duty.entriesPersisted !== undefined) {
+		return `${duty.entriesPersisted} entr(ies) persisted, ${duty.entriesClaimed ?? 0} claimed`;
+	}
+
+	return `${duty.sessionsDeleted ?? 0} session(s) deleted`;
+}
+
 function describe(summary: WorkerSummary): OutputBlock[] {
 	const entries = Object.entries(summary.duties);
 	const blocks: OutputBlock[] = [
@@ -79,7 +100,7 @@ function describe(summary: WorkerSummary): OutputBlock[] {
 				String(duty.completed),
 				String(duty.failed),
 				String(duty.skipped),
-				duty.partitionsCreated === undefined ? `${duty.sessionsDeleted ?? 0} session(s) deleted` : `${duty.partitionsCreated.length} partition(s) created`,
+				describeDone(duty),
 				duty.lastError ?? '',
 			]),
 			entries.map(([, duty]) => (duty.lastError ? 'error' : undefined)),

@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto';
 import {hashTag, redisKey} from '../redis/key-names.js';
+import type {RedisRole} from '../redis/redis-config.js';
 
 /**
  * Where the Redis copy of `agents.state` lives, shared by the DualStoreCoordinator, its relays
@@ -14,8 +15,21 @@ import {hashTag, redisKey} from '../redis/key-names.js';
  *   ms:<env>:agent-state:{p<n>}:<agentId>   hash: v = version (decimal), s = state (JSON text)
  *   ms:<env>:agent-state-log:{p<n>}         stream of redis-first / eventual writes to persist
  *   ms:<env>:agent-state-events             stream of state changes, in commit order per agent
+ *
+ * A state hash with `v` but no `s` is a tombstone (written by postgres-first invalidation): "there
+ * is no copy here; PostgreSQL holds version v or newer". It keeps a reader that loaded an older
+ * row before the invalidation from putting that row back (a warm-up must carry a version ≥ v).
+ * Readers and reconciliation treat it as no copy.
  */
 export const AGENT_STATE_PARTITIONS = 16;
+
+/**
+ * The Redis role whose server holds agent state, for every writer, relay and reconciler. `queues`
+ * because the write-behind log is a queue, and the state copies must live on the same server (one
+ * Lua script writes both): a server that must not evict, and whose persistence decides what a
+ * redis-first write can lose (README, "Dual-store consistency").
+ */
+export const AGENT_STATE_REDIS_ROLE: RedisRole = 'queues';
 
 /** The domain part of the keys (`ms:<env>:agent-state:…`). */
 export const AGENT_STATE_DOMAIN = 'agent-state';

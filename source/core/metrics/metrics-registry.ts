@@ -2,12 +2,14 @@
  * One call that puts what a process has into a fresh prom-client Registry: the in-process
  * families of its pools, Redis connections and caches (read from their stats at scrape time)
  * and the operational sources (migrations, backups, the fleet's heartbeats; cached, time-boxed,
- * each with its `msdb_scrape_source_up`). A framework service passes its pools, connections and
+ * each with its `msdb_scrape_source_up`; the dual store's relay backlog). A framework service passes its pools, connections and
  * caches; `msdb metrics` passes the operational sources and the fleet.
  */
 import {collectDefaultMetrics, Registry} from 'prom-client';
+import type pg from 'pg';
 import type {BackupTarget} from '../backup/backup-target.js';
 import {registerCacheMetrics, type CacheStatsSource} from '../cache/cache-metrics.js';
+import {registerAgentStateMetrics} from '../dual-store/dual-store-metrics.js';
 import type {RedisClient} from '../redis/redis-client.js';
 import {registerBackupMetrics} from './backup-metrics.js';
 import {registerFleetMetrics, type FleetMetricsOptions} from './fleet-metrics.js';
@@ -30,6 +32,8 @@ export type MetricsRegistryInput = {
 	backups?: {target: BackupTarget} & ScrapeSourceOptions;
 	/** The fleet's heartbeats, read with `client`. */
 	fleet?: {client: RedisClient} & FleetMetricsOptions;
+	/** The dual store's relay backlog (outbox rows, write-behind entries, lag, repairs). */
+	agentState?: {database: Pick<pg.Pool, 'query'>; redis: RedisClient; env: string} & ScrapeSourceOptions;
 	/**
 	 * prom-client's default process and Node.js metrics (CPU, memory, event-loop lag, GC), under
 	 * their usual names (`process_*`, `nodejs_*`). Default false: a service may export them already.
@@ -86,6 +90,11 @@ export function createMetricsRegistry(input: MetricsRegistryInput = {}): Metrics
 	if (input.fleet) {
 		const {client, ...options} = input.fleet;
 		sources.push(registerFleetMetrics(client, registry, options) as ScrapeSource<unknown>);
+	}
+
+	if (input.agentState) {
+		const {database, redis, env, ...options} = input.agentState;
+		sources.push(registerAgentStateMetrics({database, redis, env}, registry, options) as ScrapeSource<unknown>);
 	}
 
 	return {

@@ -9,6 +9,11 @@ import {redact} from '../redact.js';
 import {keyEnvironment} from '../redis/key-names.js';
 import type {RedisConfig, RedisRole} from '../redis/redis-config.js';
 import {RedisConnections} from '../redis/redis-connections.js';
+import {AgentStateEventPublisher} from '../dual-store/agent-state-events.js';
+import {AGENT_STATE_REDIS_ROLE} from '../dual-store/agent-state-layout.js';
+import {OutboxRelay} from '../dual-store/outbox-relay.js';
+import {stateOutboxDuty, stateWriteBehindDuty, type RelayCountsTarget} from '../dual-store/state-relay-duties.js';
+import {DEFAULT_CLAIM_IDLE_MS, WriteBehindWriter} from '../dual-store/write-behind-writer.js';
 import type {StatusEvent} from '../status-event.js';
 import {nextDelayMs, pause} from './duty-schedule.js';
 import {DEFAULT_MONTHS_AHEAD, partitionUpkeepDuty} from './partition-upkeep.js';
@@ -25,6 +30,12 @@ export const WORKER_DEFAULTS = {
 	heartbeatIntervalMs: 5000,
 	/** How long a duty running at shutdown may go on before its statement is cancelled. */
 	shutdownGraceMs: 10_000,
+	/**
+	 * The state relays (outbox, write-behind) drain everything each run, then wait this long:
+	 * the write-behind lag, and so what a redis-first write can lose with Redis, is about this.
+	 */
+	stateRelayIntervalMs: 100,
+	writeBehindClaimIdleMs: DEFAULT_CLAIM_IDLE_MS,
 } as const;
 
 /** The Redis role the worker's heartbeat goes to: fleet state sits with the framework's pub/sub. */
@@ -47,6 +58,15 @@ export type WorkerOptions = {
 	heartbeatIntervalMs?: number;
 	sessionBatchSize?: number;
 	shutdownGraceMs?: number;
+	/**
+	 * The agent-state relays (outbox relay, write-behind writer; they need `redis`) run every
+	 * this many ms; 0 turns them off. They idle until the database has agents.state_outbox.
+	 */
+	stateRelayIntervalMs?: number;
+	/** How long a stopped writer's write-behind entries must be idle before they are claimed. */
+	writeBehindClaimIdleMs?: number;
+	/** Put agents.state back into a Redis that lost it (default true). */
+	stateRewarm?: boolean;
 	/** Run each duty once, then return (cron, tests); no heartbeat. */
 	once?: boolean;
 };
@@ -73,6 +93,10 @@ export type DutySummary = {
 	lastError: string | null;
 	partitionsCreated?: string[];
 	sessionsDeleted?: number;
+	changesRelayed?: number;
+	repairs?: number;
+	entriesPersisted?: number;
+	entriesClaimed?: number;
 };
 
 /** What `runWorker` returns (and `msdb worker --json` prints) when it stops. */
@@ -103,6 +127,25 @@ export async function runWorker(options: WorkerOptions, context: WorkerContext):
 		{duty: partitionUpkeepDuty({monthsAhead: options.monthsAhead ?? WORKER_DEFAULTS.monthsAhead}), intervalMs: options.partitionIntervalMs ?? WORKER_DEFAULTS.partitionIntervalMs},
 		{duty: sessionCleanupDuty({batchSize: options.sessionBatchSize}), intervalMs: options.sessionCleanupIntervalMs ?? WORKER_DEFAULTS.sessionCleanupIntervalMs},
 	];
+	// One set of Redis connections for the heartbeat and the state relays. ioredis says why a
+	// connection failed only in its error events; keep the last reason for the reports.
+	const heartbeatWanted = !once && options.redis !== undefined && (options.heartbeatIntervalMs ?? WORKER_DEFAULTS.heartbeatIntervalMs) > 0;
+	const relayIntervalMs = options.redis ? (options.stateRelayIntervalMs ?? WORKER_DEFAULTS.stateRelayIntervalMs) : 0;
+	const redisState = {lastError: undefined as string | undefined};
+	const connections =
+		options.redis && (heartbeatWanted || relayIntervalMs > 0)
+			? new RedisConnections(options.redis, {
+					connectionName: 'msdb:worker',
+					onError(_role, error) {
+						redisState.lastError = error.message;
+					},
+				})
+			: undefined;
+	const relays = connections && relayIntervalMs > 0 ? startStateRelays(options, connections, say) : undefined;
+	if (relays) {
+		duties.push({duty: stateOutboxDuty(relays.relay, relays.counts), intervalMs: relayIntervalMs}, {duty: stateWriteBehindDuty(relays.writer, relays.counts), intervalMs: relayIntervalMs});
+	}
+
 	const summaries = Object.fromEntries(duties.map(({duty, intervalMs}) => [duty.name, emptySummary(duty.name, intervalMs)])) as Record<DutyName, DutySummary>;
 	const pools = new DatabasePools(options.pools, {
 		onError: (role, error) => say(`${role} pool: an idle connection failed: ${error.message}`),
@@ -119,7 +162,7 @@ export async function runWorker(options: WorkerOptions, context: WorkerContext):
 
 	context.signal.addEventListener('abort', onStop, {once: true});
 
-	const heartbeat = once ? undefined : startHeartbeat(options, pools, say);
+	const heartbeat = heartbeatWanted && connections ? startHeartbeat(options, pools, connections, redisState, say) : undefined;
 	say(
 		`worker started: ${duties.map(({duty, intervalMs}) => `${duty.name} every ${formatMs(intervalMs)}`).join(', ')}; ` +
 			(once ? 'once' : heartbeat ? `heartbeat every ${formatMs(heartbeat.publisher.intervalMs)} as ${heartbeat.publisher.instanceId}` : 'no heartbeat'),
@@ -152,8 +195,14 @@ export async function runWorker(options: WorkerOptions, context: WorkerContext):
 		clearTimeout(graceTimer);
 		if (heartbeat) {
 			await heartbeat.publisher.stop();
-			await heartbeat.connections.close();
 		}
+
+		if (relays) {
+			await relays.writer.retire();
+			await relays.events.close();
+		}
+
+		await connections?.close();
 
 		await pools.close();
 	}
@@ -283,6 +332,13 @@ function addOutcome(summary: DutySummary, outcome: DutyOutcome): void {
 	if (outcome.sessionsDeleted !== undefined) {
 		summary.sessionsDeleted = (summary.sessionsDeleted ?? 0) + outcome.sessionsDeleted;
 	}
+
+	for (const field of ['changesRelayed', 'repairs', 'entriesPersisted', 'entriesClaimed'] as const) {
+		const value = outcome[field];
+		if (value !== undefined) {
+			summary[field] = (summary[field] ?? 0) + value;
+		}
+	}
 }
 
 /** SQLSTATEs that mean the framework's schema is not there (or not all of it). */
@@ -298,21 +354,14 @@ function describeFailure(error: unknown): string {
 			: message;
 }
 
-function startHeartbeat(options: WorkerOptions, pools: DatabasePools, say: (message: string) => void): {publisher: HeartbeatPublisher; connections: RedisConnections} | undefined {
+function startHeartbeat(
+	options: WorkerOptions,
+	pools: DatabasePools,
+	connections: RedisConnections,
+	redisState: {lastError: string | undefined},
+	say: (message: string) => void,
+): {publisher: HeartbeatPublisher} {
 	const intervalMs = options.heartbeatIntervalMs ?? WORKER_DEFAULTS.heartbeatIntervalMs;
-	if (!options.redis || intervalMs <= 0) {
-		return undefined;
-	}
-
-	// ioredis says why a connection failed only in its error events; a publish refused meanwhile
-	// says "max retries per request", which explains nothing. Keep the real reason for the report.
-	let connectionError: string | undefined;
-	const connections = new RedisConnections(options.redis, {
-		connectionName: 'msdb:worker',
-		onError(_role, error) {
-			connectionError = error.message;
-		},
-	});
 	// Said once per outage: the publisher retries every interval, and a line per retry is noise.
 	let reportedAtPublished = -1;
 	const publisher: HeartbeatPublisher = new HeartbeatPublisher({
@@ -325,32 +374,55 @@ function startHeartbeat(options: WorkerOptions, pools: DatabasePools, say: (mess
 			const {published} = publisher.status();
 			if (published !== reportedAtPublished) {
 				reportedAtPublished = published;
-				const reason = error.name === 'MaxRetriesPerRequestError' ? `not connected${connectionError ? ` (${connectionError})` : ''}` : error.message;
+				// A publish refused while disconnected says "max retries per request", which explains nothing.
+				const reason = error.name === 'MaxRetriesPerRequestError' ? `not connected${redisState.lastError ? ` (${redisState.lastError})` : ''}` : error.message;
 				say(`heartbeat: cannot publish to ${options.redis?.endpoints[WORKER_HEARTBEAT_ROLE].display ?? 'Redis'}: ${reason} (PostgreSQL duties go on; retrying every ${formatMs(intervalMs)})`);
 			}
 		},
 	});
 	publisher.start();
-	return {publisher, connections};
+	return {publisher};
 }
 
-function emptySummary(name: DutyName, intervalMs: number): DutySummary {
+/**
+ * The agent-state relays on the agent-state Redis role, with the change-event publisher they
+ * share (the Redis events stream, and NATS JetStream when NATS_URL is set).
+ */
+function startStateRelays(
+	options: WorkerOptions,
+	connections: RedisConnections,
+	say: (message: string) => void,
+): {relay: OutboxRelay; writer: WriteBehindWriter; events: AgentStateEventPublisher; counts: RelayCountsTarget} {
+	const processEnv = options.env ?? process.env;
+	const env = keyEnvironment(processEnv);
+	const redis = connections.client(AGENT_STATE_REDIS_ROLE);
+	const events = new AgentStateEventPublisher({redis, env, natsUrl: processEnv.NATS_URL, onError: error => say(`state events: ${error.message}`)});
 	return {
-		intervalMs,
-		runs: 0,
-		completed: 0,
-		failed: 0,
-		skipped: 0,
-		cancelled: 0,
-		lastRunAt: null,
-		lastError: null,
-		...(name === 'partition-upkeep' ? {partitionsCreated: []} : {sessionsDeleted: 0}),
+		relay: new OutboxRelay({redis, env, events, rewarm: options.stateRewarm}),
+		writer: new WriteBehindWriter({redis, env, events, claimIdleMs: options.writeBehindClaimIdleMs ?? WORKER_DEFAULTS.writeBehindClaimIdleMs}),
+		events,
+		counts: {redis, env},
 	};
 }
 
+function emptySummary(name: DutyName, intervalMs: number): DutySummary {
+	const extra: Record<DutyName, Partial<DutySummary>> = {
+		'partition-upkeep': {partitionsCreated: []},
+		'session-cleanup': {sessionsDeleted: 0},
+		'state-outbox': {changesRelayed: 0, repairs: 0},
+		'state-write-behind': {entriesPersisted: 0, entriesClaimed: 0},
+	};
+	return {intervalMs, runs: 0, completed: 0, failed: 0, skipped: 0, cancelled: 0, lastRunAt: null, lastError: null, ...extra[name]};
+}
+
 function describeTotals(name: DutyName, summary: DutySummary): string {
-	const extra = name === 'partition-upkeep' ? `${summary.partitionsCreated?.length ?? 0} partition(s) created` : `${summary.sessionsDeleted ?? 0} session(s) deleted`;
-	return `${name} ${summary.completed}/${summary.runs} run(s) ok${summary.failed > 0 ? `, ${summary.failed} failed` : ''}${summary.skipped > 0 ? `, ${summary.skipped} skipped` : ''}, ${extra}`;
+	const extras: Record<DutyName, string> = {
+		'partition-upkeep': `${summary.partitionsCreated?.length ?? 0} partition(s) created`,
+		'session-cleanup': `${summary.sessionsDeleted ?? 0} session(s) deleted`,
+		'state-outbox': `${summary.changesRelayed ?? 0} change(s) relayed, ${summary.repairs ?? 0} repair(s)`,
+		'state-write-behind': `${summary.entriesPersisted ?? 0} entr(ies) persisted, ${summary.entriesClaimed ?? 0} claimed`,
+	};
+	return `${name} ${summary.completed}/${summary.runs} run(s) ok${summary.failed > 0 ? `, ${summary.failed} failed` : ''}${summary.skipped > 0 ? `, ${summary.skipped} skipped` : ''}, ${extras[name]}`;
 }
 
 /** `2 min`, `1.9 h`: a jittered delay, rounded for reading. */

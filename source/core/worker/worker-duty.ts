@@ -1,7 +1,7 @@
 import type pg from 'pg';
 
 /** The duties `msdb worker` runs, each on its own interval. */
-export const DUTY_NAMES = ['partition-upkeep', 'session-cleanup'] as const;
+export const DUTY_NAMES = ['partition-upkeep', 'session-cleanup', 'state-outbox', 'state-write-behind'] as const;
 
 export type DutyName = (typeof DUTY_NAMES)[number];
 
@@ -23,6 +23,14 @@ export type DutyOutcome = {
 	partitionsCreated?: string[];
 	/** Sessions deleted by this run (session cleanup). */
 	sessionsDeleted?: number;
+	/** Outbox rows relayed (state outbox). */
+	changesRelayed?: number;
+	/** Redis copies older than PostgreSQL replaced (state outbox). */
+	repairs?: number;
+	/** Write-behind entries persisted to PostgreSQL (state write-behind). */
+	entriesPersisted?: number;
+	/** Entries of a stopped writer claimed (state write-behind). */
+	entriesClaimed?: number;
 };
 
 /**

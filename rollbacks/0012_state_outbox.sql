@@ -1,0 +1,2 @@
+DROP FUNCTION agents.write_behind_base_version(uuid);
+DROP TABLE agents.state_outbox;
