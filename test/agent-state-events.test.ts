@@ -1,21 +1,20 @@
 /**
- * AgentStateEventPublisher against real services: a private Redis, and the machine's nats-server
- * with JetStream (MSDB_TEST_NATS_URL, else nats://127.0.0.1:4222; `docker compose up -d nats`
- * starts one). Agent ids are fresh uuids, so parallel runs sharing the server and its stream
- * never read each other's events; nothing here deletes the stream.
+ * AgentStateEventPublisher against real services: a private Redis, and nats-server with
+ * JetStream (MSDB_TEST_NATS_URL, else a private one the global setup started). Agent ids are
+ * fresh uuids, so runs sharing a server and its stream never read each other's events.
  */
 import {randomUUID} from 'node:crypto';
 import {jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg} from '@nats-io/jetstream';
 import {connect, type NatsConnection} from '@nats-io/transport-node';
 import getPort from 'get-port';
 import {Redis} from 'ioredis';
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
+import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest';
 import {AgentStateEventPublisher, natsConnectOptions, type AgentStateChange} from '../source/core/dual-store/agent-state-events.js';
 import {agentStateEventsKey, agentStateSubject} from '../source/core/dual-store/agent-state-layout.js';
 import {MsdbError} from '../source/core/errors.js';
 import {useTestRedis} from './support/test-redis.js';
 
-const NATS_URL = process.env.MSDB_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const NATS_URL = inject('natsUrl');
 const ENV = 'eventstest';
 
 const redis = useTestRedis();

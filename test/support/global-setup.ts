@@ -13,6 +13,7 @@
  */
 import type {TestProject} from 'vitest/node';
 import {provisionServices, type ServiceSource} from '../../source/core/provision/index.js';
+import {startLocalNats} from '../../source/core/provision/local-nats.js';
 import {redact} from '../../source/core/redact.js';
 
 declare module 'vitest' {
@@ -33,6 +34,8 @@ declare module 'vitest' {
 			url: string;
 			source: ServiceSource;
 		};
+		/** NATS with JetStream: MSDB_TEST_NATS_URL, else a private nats-server started here. */
+		natsUrl: string;
 	}
 }
 
@@ -76,5 +79,13 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
 		url: s3.url,
 		source: s3.source,
 	});
-	return async () => services.stopAll();
+	const natsFromEnvironment = fromEnvironment('MSDB_TEST_NATS_URL');
+	const nats = natsFromEnvironment ? undefined : await startLocalNats();
+	const natsUrl = natsFromEnvironment ?? nats?.url ?? '';
+	log(`nats from ${natsFromEnvironment ? 'environment' : 'local'}: ${natsUrl}`);
+	project.provide('natsUrl', natsUrl);
+	return async () => {
+		await nats?.stop();
+		await services.stopAll();
+	};
 }
