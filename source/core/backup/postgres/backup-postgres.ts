@@ -12,7 +12,7 @@ import {ProgressMeter} from '../progress-meter.js';
 import {configForDatabase} from './database-on-server.js';
 import {libpqEnvironment} from './libpq-environment.js';
 import {assertPgDumpCanDump, serverMajorVersion} from './pg-tool-compatibility.js';
-import {selectPgTool} from './pg-tools.js';
+import {findPgTools, selectPgTool} from './pg-tools.js';
 import {runPgTool, type PgToolOutcome} from './run-pg-tool.js';
 import {readServerIdentity} from './server-identity.js';
 import {countRows, listUserTables} from './user-tables.js';
@@ -53,6 +53,9 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
 	const {target, key, signal} = options;
 	const onEvent = options.onEvent ?? (() => {});
 	throwIfCancelled(signal, 'Nothing was backed up.');
+	// Looking for pg_dump (a process per candidate) needs no server: it runs while we connect.
+	const pgDumps = findPgTools('pg_dump', {binDirectory: options.pgBinDirectory});
+	pgDumps.catch(() => {});
 	const client = await connectDatabase(options.database, {applicationName: APPLICATION_NAME});
 	// A count(*) in progress when the signal fires is cancelled on the server, not waited for.
 	const onAbort = () => {
@@ -65,7 +68,7 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
 	signal?.addEventListener('abort', onAbort, {once: true});
 	try {
 		const server = await readServerIdentity(client);
-		const pgDump = await selectPgTool('pg_dump', {binDirectory: options.pgBinDirectory, preferMajor: serverMajorVersion(server.versionNum)});
+		const pgDump = await selectPgTool('pg_dump', {binDirectory: options.pgBinDirectory, preferMajor: serverMajorVersion(server.versionNum), found: pgDumps});
 		assertPgDumpCanDump(pgDump, server);
 		onEvent({type: 'backup:step', message: `pg_dump ${pgDump.version} can back up PostgreSQL ${server.version} (database ${server.database})`});
 

@@ -60,9 +60,11 @@ export async function findPgTools(name: PgToolName, options: {binDirectory?: str
  */
 export async function selectPgTool(
 	name: PgToolName,
-	options: {binDirectory?: string | undefined; preferMajor?: number | undefined; env?: NodeJS.ProcessEnv} = {},
+	options: {binDirectory?: string | undefined; preferMajor?: number | undefined; env?: NodeJS.ProcessEnv; found?: Promise<PgTool[]>} = {},
 ): Promise<PgTool> {
-	const tools = await findPgTools(name, options);
+	// `found`: a search the caller started earlier (findPgTools does not depend on the server, so
+	// a backup looks for pg_dump while it connects).
+	const tools = await (options.found ?? findPgTools(name, options));
 	const exact = options.preferMajor === undefined ? undefined : tools.find(tool => tool.majorVersion === options.preferMajor);
 	// sort is stable: PATH order survives among equal majors.
 	const newest = [...tools].sort((a, b) => b.majorVersion - a.majorVersion)[0];
