@@ -43,6 +43,7 @@ import type {
 } from './dashboard-snapshot.js';
 import {readMigrationsOverview} from './migrations-overview.js';
 import {postgresLocation} from './postgres-location.js';
+import {notifyListeners} from '../sampler/notify-listeners.js';
 
 /** How often migrations are re-read (and after every flow). */
 export const DEFAULT_MIGRATIONS_INTERVAL_MS = 30_000;
@@ -441,15 +442,6 @@ export class DashboardModel implements DashboardFeed {
 		}
 
 		this.#latest = {...this.#latest, ...patch, paused: this.#paused, takenAt: this.#now()};
-		for (const listener of [...this.#listeners]) {
-			try {
-				listener(this.#latest);
-			} catch (error) {
-				// As in Sampler: a listener's bug surfaces on its own, without stopping the updates.
-				queueMicrotask(() => {
-					throw error;
-				});
-			}
-		}
+		notifyListeners(this.#listeners, this.#latest);
 	}
 }

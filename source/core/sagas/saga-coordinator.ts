@@ -88,6 +88,19 @@ const MAX_RETRY_DELAY_MS = 30_000;
 const MIN_LEASE_MS = 50;
 
 /** One saga being driven by this coordinator. */
+/** Running a step or compensating it: what differs between the two, for #attempt. */
+type StepPhase = {
+	phase: 'run' | 'compensate';
+	maxAttempts: number;
+	/** Set when a coordinator died during an attempt of this phase (the log says it was under way). */
+	interrupted: {attempts: number; error: string; noRetries: string} | undefined;
+	started: StepTransition;
+	attemptFailed: StepTransition;
+	finished: 'done' | 'compensated';
+	work(context: SagaStepContext): Promise<{detailsJson?: string}>;
+	fail(error: string): Promise<void>;
+};
+
 type Run = {
 	definition: SagaDefinition;
 	sagaId: string;
@@ -340,53 +353,22 @@ export class SagaCoordinator {
 
 	async #runStep(run: Run, record: SagaStepRecord): Promise<boolean> {
 		const step = stepOf(run, record);
-		const maxAttempts = 1 + (step.retries ?? 0);
-		if (record.status === 'running') {
-			const error = `interrupted: the coordinator running attempt ${record.attempts} stopped before the step finished`;
-			if (record.attempts >= maxAttempts) {
-				await this.#failStep(run, record, `${error} (the step has no retries left, so it is not run again)`);
-				return false;
-			}
-
-			await this.#stepTransition(this.#query, 'stepAttemptFailed', run, record.index, {error});
-		}
-
-		for (;;) {
-			const running = await this.#stepTransition(this.#query, 'stepRunning', run, record.index);
-			const attempt = running.event.attempt ?? 1;
-			const transaction = this.#transactionFor(run, record);
-			try {
-				const value = await step.run(this.#context(run, record, 'run', attempt, transaction), run.input);
-				const detailsJson = toJson(value, `The result of step ${record.name} of saga ${run.definition.name}`);
-				const done = await transaction.commit(async query => this.#stepTransition(query, 'stepDone', run, record.index, {detailsJson}, false));
-				this.#emit(done.event);
-				record.status = 'done';
-				record.result = done.result;
-				return true;
-			} catch (error) {
-				await transaction.rollback();
-				if (isLeaseLost(error)) {
-					throw error;
-				}
-
-				// The commit may have reached the server and only its answer got lost.
-				const current = await this.#log.readStep(this.#query, run.sagaId, record.index);
-				if (current?.status === 'done') {
-					record.status = 'done';
-					record.result = current.result;
-					return true;
-				}
-
-				if (attempt < maxAttempts) {
-					await this.#stepTransition(this.#query, 'stepAttemptFailed', run, record.index, {error: messageOf(error)});
-					await this.#backoff(attempt);
-					continue;
-				}
-
-				await this.#failStep(run, record, messageOf(error));
-				return false;
-			}
-		}
+		return this.#attempt(run, record, {
+			phase: 'run',
+			maxAttempts: 1 + (step.retries ?? 0),
+			interrupted:
+				record.status === 'running'
+					? {attempts: record.attempts, error: `interrupted: the coordinator running attempt ${record.attempts} stopped before the step finished`, noRetries: 'the step has no retries left, so it is not run again'}
+					: undefined,
+			started: 'stepRunning',
+			attemptFailed: 'stepAttemptFailed',
+			finished: 'done',
+			async work(context) {
+				const value = await step.run(context, run.input);
+				return {detailsJson: toJson(value, `The result of step ${record.name} of saga ${run.definition.name}`)};
+			},
+			fail: async error => this.#failStep(run, record, error),
+		});
 	}
 
 	/** The step failed for good: it and the saga's turn to compensating are logged together. */
@@ -419,26 +401,55 @@ export class SagaCoordinator {
 			return true;
 		}
 
-		const maxAttempts = 1 + run.definition.compensationRetries;
-		if (record.status === 'compensating') {
-			const error = `interrupted: the coordinator running compensation attempt ${record.compensationAttempts} stopped before it finished`;
-			if (record.compensationAttempts >= maxAttempts) {
-				await this.#failCompensation(run, record, `${error} (no retries left)`);
+		const compensate = step.compensate;
+		return this.#attempt(run, record, {
+			phase: 'compensate',
+			maxAttempts: 1 + run.definition.compensationRetries,
+			interrupted:
+				record.status === 'compensating'
+					? {attempts: record.compensationAttempts, error: `interrupted: the coordinator running compensation attempt ${record.compensationAttempts} stopped before it finished`, noRetries: 'no retries left'}
+					: undefined,
+			started: 'stepCompensating',
+			attemptFailed: 'stepCompensationAttemptFailed',
+			finished: 'compensated',
+			async work(context) {
+				await compensate(context, run.input, record.result);
+				return {};
+			},
+			fail: async error => this.#failCompensation(run, record, error),
+		});
+	}
+
+	/**
+	 * One phase of a step (running it or compensating it) with its retry budget: an attempt
+	 * interrupted by a crash counts; each attempt's database work commits with its "finished"
+	 * log entry; a failed commit whose answer got lost is recognised from the log; after the
+	 * last attempt `fail` logs the step failed for good. False when it did.
+	 */
+	async #attempt(run: Run, record: SagaStepRecord, phase: StepPhase): Promise<boolean> {
+		if (phase.interrupted) {
+			if (phase.interrupted.attempts >= phase.maxAttempts) {
+				await phase.fail(`${phase.interrupted.error} (${phase.interrupted.noRetries})`);
 				return false;
 			}
 
-			await this.#stepTransition(this.#query, 'stepCompensationAttemptFailed', run, record.index, {error});
+			await this.#stepTransition(this.#query, phase.attemptFailed, run, record.index, {error: phase.interrupted.error});
 		}
 
 		for (;;) {
-			const compensating = await this.#stepTransition(this.#query, 'stepCompensating', run, record.index);
-			const attempt = compensating.event.attempt ?? 1;
+			const started = await this.#stepTransition(this.#query, phase.started, run, record.index);
+			const attempt = started.event.attempt ?? 1;
 			const transaction = this.#transactionFor(run, record);
 			try {
-				await step.compensate(this.#context(run, record, 'compensate', attempt, transaction), run.input, record.result);
-				const compensated = await transaction.commit(async query => this.#stepTransition(query, 'stepCompensated', run, record.index, {}, false));
-				this.#emit(compensated.event);
-				record.status = 'compensated';
+				const details = await phase.work(this.#context(run, record, phase.phase, attempt, transaction));
+				const finished = phase.finished === 'done' ? 'stepDone' : 'stepCompensated';
+				const logged = await transaction.commit(async query => this.#stepTransition(query, finished, run, record.index, details, false));
+				this.#emit(logged.event);
+				record.status = phase.finished;
+				if (phase.finished === 'done') {
+					record.result = logged.result;
+				}
+
 				return true;
 			} catch (error) {
 				await transaction.rollback();
@@ -446,19 +457,24 @@ export class SagaCoordinator {
 					throw error;
 				}
 
+				// The commit may have reached the server and only its answer got lost.
 				const current = await this.#log.readStep(this.#query, run.sagaId, record.index);
-				if (current?.status === 'compensated') {
-					record.status = 'compensated';
+				if (current?.status === phase.finished) {
+					record.status = phase.finished;
+					if (phase.finished === 'done') {
+						record.result = current.result;
+					}
+
 					return true;
 				}
 
-				if (attempt < maxAttempts) {
-					await this.#stepTransition(this.#query, 'stepCompensationAttemptFailed', run, record.index, {error: messageOf(error)});
+				if (attempt < phase.maxAttempts) {
+					await this.#stepTransition(this.#query, phase.attemptFailed, run, record.index, {error: messageOf(error)});
 					await this.#backoff(attempt);
 					continue;
 				}
 
-				await this.#failCompensation(run, record, messageOf(error));
+				await phase.fail(messageOf(error));
 				return false;
 			}
 		}

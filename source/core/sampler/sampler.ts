@@ -12,6 +12,7 @@
  * `maxBackoffMs` (so 2×, 4×, 8× … the interval); one success returns to the plain interval.
  */
 import {asMsdbError, BugError, type MsdbError} from '../errors.js';
+import {notifyListeners} from './notify-listeners.js';
 
 /** A successful poll and when it finished. */
 export type TakenSample<T> = {sample: T; takenAt: Date};
@@ -224,16 +225,7 @@ export class Sampler<T> {
 	}
 
 	#emit(event: SamplerEvent<T>): void {
-		for (const listener of [...this.#listeners]) {
-			try {
-				listener(event);
-			} catch (error) {
-				// A listener's bug must surface, but not inside the poll chain where it would stop polling.
-				queueMicrotask(() => {
-					throw error;
-				});
-			}
-		}
+		notifyListeners(this.#listeners, event);
 	}
 }
 

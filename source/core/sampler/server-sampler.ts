@@ -16,6 +16,7 @@ import type {PostgresSample} from './postgres-sample.js';
 import {RedisSampler} from './redis-sampler.js';
 import type {RedisSample} from './redis-sample.js';
 import type {Sampler, SamplerEvent} from './sampler.js';
+import {notifyListeners} from './notify-listeners.js';
 
 /** What the console shows at one moment. */
 export type ServerSnapshot = {
@@ -136,15 +137,6 @@ export class ServerSampler {
 		}
 
 		this.#latest = {...this.#latest, [side]: sample, errors, takenAt: this.#now()};
-		for (const listener of [...this.#listeners]) {
-			try {
-				listener(this.#latest);
-			} catch (error) {
-				// As in Sampler: a listener's bug surfaces on its own, without stopping the other side's updates.
-				queueMicrotask(() => {
-					throw error;
-				});
-			}
-		}
+		notifyListeners(this.#listeners, this.#latest);
 	}
 }
