@@ -91,13 +91,7 @@ export type DutySummary = {
 	lastRunAt: string | null;
 	/** The last failure's message (redacted); null when the last run did not fail. */
 	lastError: string | null;
-	partitionsCreated?: string[];
-	sessionsDeleted?: number;
-	changesRelayed?: number;
-	repairs?: number;
-	entriesPersisted?: number;
-	entriesClaimed?: number;
-};
+} & Omit<DutyOutcome, 'news'>;
 
 /** What `runWorker` returns (and `msdb worker --json` prints) when it stops. */
 export type WorkerSummary = {
