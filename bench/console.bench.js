@@ -25,6 +25,7 @@ import {setTimeout as delay} from 'node:timers/promises';
 import {fileURLToPath} from 'node:url';
 import {Redis} from 'ioredis';
 import pg from 'pg';
+import {applyFrameworkSchema} from './bench-kit.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = path.join(root, 'bench', '.work');
@@ -68,8 +69,6 @@ async function xactCommit(admin, name) {
 
 async function main() {
 	const {provisionServices} = await import('../build/core/provision/index.js');
-	const {applyMigrations} = await import('../build/core/migrations/apply.js');
-	const {DEFAULT_LIMITS} = await import('../build/core/migrations/migration-settings.js');
 	const {resolveDatabaseConfig} = await import('../build/core/config/database-config.js');
 	const {openDashboard} = await import('../build/core/console/open-dashboard.js');
 	// As `msdb` runs the console (source/cli/run-cli.ts): React's production build.
@@ -92,7 +91,7 @@ async function main() {
 	const rollbacksDir = path.join(root, 'rollbacks');
 	await admin.query(`CREATE DATABASE ${name}`);
 	try {
-		await applyMigrations({database: resolveDatabaseConfig(databaseUrl, {}), migrationsDir, rollbacksDir, lockTimeoutMs: 60_000, limits: DEFAULT_LIMITS, lockRetries: 3, actor: 'bench'});
+		await applyFrameworkSchema(databaseUrl);
 		await publishHeartbeat(services.redis.url, (seconds + 30) * 1000);
 		// Let the migration run's sessions flush their counters and go.
 		await sleep(1500);

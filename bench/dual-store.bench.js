@@ -26,7 +26,7 @@ import {mkdir, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import pg from 'pg';
-import {median} from './bench-kit.js';
+import {applyFrameworkSchema, median} from './bench-kit.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = path.join(root, 'bench', '.work');
@@ -84,11 +84,8 @@ async function timedRound(order, round, operation) {
 }
 
 async function main() {
-	const [{provisionServices}, {applyMigrations}, {DEFAULT_LIMITS}, {resolveDatabaseConfig}, {DatabasePools}, {resolvePoolsConfig}, {RedisConnections}, {resolveRedisConfig}, dualStore] = await Promise.all([
+	const [{provisionServices}, {DatabasePools}, {resolvePoolsConfig}, {RedisConnections}, {resolveRedisConfig}, dualStore] = await Promise.all([
 		import('../build/core/provision/index.js'),
-		import('../build/core/migrations/apply.js'),
-		import('../build/core/migrations/migration-settings.js'),
-		import('../build/core/config/database-config.js'),
 		import('../build/core/pools/database-pools.js'),
 		import('../build/core/pools/pool-config.js'),
 		import('../build/core/redis/redis-connections.js'),
@@ -108,15 +105,7 @@ async function main() {
 	const pools = new DatabasePools(resolvePoolsConfig({databaseUrl}, {}));
 	const connections = new RedisConnections(resolveRedisConfig({redisUrl: services.redis.url}, {}));
 	try {
-		await applyMigrations({
-			database: resolveDatabaseConfig(databaseUrl, {}),
-			migrationsDir: path.join(root, 'migrations'),
-			rollbacksDir: path.join(root, 'rollbacks'),
-			lockTimeoutMs: 60_000,
-			limits: DEFAULT_LIMITS,
-			lockRetries: 3,
-			actor: 'bench',
-		});
+		await applyFrameworkSchema(databaseUrl);
 		const {rows} = await pools.query(
 			'primary',
 			`INSERT INTO agents.agents (name, kind) SELECT 'bench-' || i, 'executor' FROM generate_series(1, $1::int) i RETURNING id::text AS id`,

@@ -11,20 +11,14 @@
 // Environment: MSDB_BENCH_LOAD_SECONDS (per round, default 4), MSDB_BENCH_ROUNDS (default 3),
 // MSDB_BENCH_CONCURRENCY (default 32). Rounds alternate the order of the two variants.
 import {randomInt, randomUUID} from 'node:crypto';
-import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import pg from 'pg';
 import {LOAD_QUERIES} from '../build/core/load/load-operations.js';
 import {runLoad} from '../build/core/load/run-load.js';
-import {applyMigrations} from '../build/core/migrations/apply.js';
-import {DEFAULT_LIMITS} from '../build/core/migrations/migration-settings.js';
-import {resolveDatabaseConfig} from '../build/core/config/database-config.js';
 import {resolvePoolsConfig} from '../build/core/pools/pool-config.js';
 import {startLocalPostgres, startLocalRedis} from '../build/core/provision/index.js';
 import {resolveRedisConfig} from '../build/core/redis/redis-config.js';
-import {median} from './bench-kit.js';
+import {applyFrameworkSchema, median} from './bench-kit.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.MSDB_BENCH_LOAD_SECONDS ?? 4);
 const rounds = Number(process.env.MSDB_BENCH_ROUNDS ?? 3);
 const concurrency = Number(process.env.MSDB_BENCH_CONCURRENCY ?? 32);
@@ -38,15 +32,7 @@ const SQL_MIX = [
 const postgres = await startLocalPostgres();
 const redis = await startLocalRedis();
 try {
-	await applyMigrations({
-		database: resolveDatabaseConfig(postgres.url, {}),
-		migrationsDir: path.join(root, 'migrations'),
-		rollbacksDir: path.join(root, 'rollbacks'),
-		lockTimeoutMs: 60_000,
-		limits: DEFAULT_LIMITS,
-		lockRetries: 3,
-		actor: 'bench',
-	});
+	await applyFrameworkSchema(postgres.url);
 	const options = mix => ({
 		pools: resolvePoolsConfig({databaseUrl: postgres.url, overrides: {primary: {max: POOL_SIZE}}}, {}),
 		redis: resolveRedisConfig({redisUrl: redis.url}, {}),
