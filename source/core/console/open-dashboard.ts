@@ -5,6 +5,7 @@ import {currentActor} from '../migrations/actor.js';
 import {keyEnvironment} from '../redis/key-names.js';
 import {resolveRedisConfig, type RedisRole} from '../redis/redis-config.js';
 import {DashboardModel} from './dashboard-model.js';
+import {FLEET_REDIS_ROLE} from '../fleet/fleet-redis-role.js';
 
 /** The console's settings, as the command line and environment give them. */
 export type OpenDashboardInput = {
@@ -35,8 +36,6 @@ export type OpenedDashboard = {
  * where evictions happen. Every role is the same server unless REDIS_<ROLE>_URL says otherwise.
  */
 export const CONSOLE_REDIS_ROLE: RedisRole = 'cache';
-/** The role framework processes publish heartbeats on (WORKER_HEARTBEAT_ROLE). */
-export const FLEET_REDIS_ROLE: RedisRole = 'pubsub';
 
 /**
  * Resolves what the console watches the way every command does (`--database-url`, else
