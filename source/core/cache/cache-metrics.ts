@@ -1,6 +1,6 @@
 import type {Registry} from 'prom-client';
 import type {CacheStats} from './cache-stats.js';
-import {histogramSamples as histogram} from '../metrics/collected-metric.js';
+import {histogramSamples as histogram, registerMember, type MetricFamily, type MetricSample, type MetricType} from '../metrics/collected-metric.js';
 
 /**
  * Exposes caches to Prometheus through a prom-client Registry the caller owns (never the global
@@ -24,13 +24,11 @@ import {histogramSamples as histogram} from '../metrics/collected-metric.js';
 /** Anything with a stats() snapshot: a MultiLevelCache, or a wrapper around one. */
 export type CacheStatsSource = {stats(): CacheStats};
 
-type Sample = {labels: Record<string, string>; value: number; metricName?: string};
-
 type Family = {
 	name: string;
 	help: string;
-	type: 'counter' | 'gauge' | 'histogram';
-	samples: (stats: CacheStats, labels: Record<string, string>) => Sample[];
+	type: MetricType;
+	samples: (stats: CacheStats, labels: Record<string, string>) => MetricSample[];
 };
 
 const BREAKER_STATE_VALUE = {closed: 0, 'half-open': 1, open: 2} as const;
@@ -81,67 +79,26 @@ const FAMILIES: Family[] = [
 	counter('msdb_cache_invalidations_received_total', 'Invalidation messages received', s => [[{}, s.invalidation.received]]),
 ];
 
-/** The metric object prom-client's Registry calls at scrape time (the interface its own metrics implement). */
-class SnapshotMetric {
-	readonly name: string;
-	readonly help: string;
-	readonly type: Family['type'];
-	readonly aggregator = 'sum';
-	readonly #family: Family;
-	readonly #sources: Set<CacheStatsSource>;
-
-	constructor(family: Family, sources: Set<CacheStatsSource>) {
-		this.#family = family;
-		this.#sources = sources;
-		this.name = family.name;
-		this.help = family.help;
-		this.type = family.type;
-	}
-
-	/** Called by the registry on every scrape. */
-	async get(): Promise<{name: string; help: string; type: string; aggregator: string; values: Sample[]}> {
-		const values: Sample[] = [];
-		for (const source of this.#sources) {
-			const stats = source.stats();
-			values.push(...this.#family.samples(stats, {namespace: stats.namespace, instance: stats.instanceId}));
-		}
-
-		return {name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values};
-	}
-
-	/** Registry#resetMetrics calls this; the counts belong to the caches, so there is nothing to reset. */
-	reset(): void {}
-}
-
-const registered = new WeakMap<Registry, Set<CacheStatsSource>>();
+/**
+ * The families as the shared collector sees them: each reads `stats()` of the cache (the member)
+ * at scrape time and labels its series with the cache's namespace and instance.
+ */
+const CACHE_FAMILIES: ReadonlyArray<MetricFamily<CacheStatsSource>> = FAMILIES.map(family => ({
+	name: family.name,
+	help: family.help,
+	type: family.type,
+	samples(source: CacheStatsSource) {
+		const stats = source.stats();
+		return family.samples(stats, {namespace: stats.namespace, instance: stats.instanceId});
+	},
+}));
 
 /**
  * Registers the cache's metrics in `registry` (several caches may share one registry). Returns
  * the function that removes this cache again (and the families, when it was the last one).
  */
 export function registerCacheMetrics(cache: CacheStatsSource, registry: Registry): () => void {
-	let sources = registered.get(registry);
-	if (!sources) {
-		const created = new Set<CacheStatsSource>();
-		sources = created;
-		registered.set(registry, created);
-		for (const family of FAMILIES) {
-			// prom-client types registerMetric for its own classes; its registry only calls get() and reset().
-			registry.registerMetric(new SnapshotMetric(family, created) as unknown as Parameters<Registry['registerMetric']>[0]);
-		}
-	}
-
-	sources.add(cache);
-	const owned = sources;
-	return () => {
-		owned.delete(cache);
-		if (owned.size === 0 && registered.get(registry) === owned) {
-			registered.delete(registry);
-			for (const family of FAMILIES) {
-				registry.removeSingleMetric(family.name);
-			}
-		}
-	};
+	return registerMember(registry, CACHE_FAMILIES, cache);
 }
 
 function counter(name: string, help: string, values: (stats: CacheStats) => Array<[Record<string, string>, number]>): Family {
