@@ -1,9 +1,10 @@
 import {rm} from 'node:fs/promises';
+import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from './support/test-database.js';
 import {createMigrationProject, type MigrationProject} from './support/migration-project.js';
 import {runMsdb} from './support/run-msdb.js';
-import {query} from './support/sql.js';
+import {query, relationExists} from './support/sql.js';
 
 const GOOD = {migrations: {'0001_a.sql': 'CREATE TABLE a (id int);\n'}, rollbacks: {'0001_a.sql': 'DROP TABLE a;\n'}};
 
@@ -22,8 +23,9 @@ describe('bad input is refused with exit 2, names the file, and leaves the datab
 		['a name with spaces', async project => project.writeMigration('0002_add users.sql', 'SELECT 1;'), '0002_add users.sql'],
 		['an empty file', async project => project.writeMigration('0002_empty.sql', ''), '0002_empty.sql'],
 		['an unknown directive', async project => project.writeMigration('0002_x.sql', '-- msdb:no-transation\nSELECT 1;'), '0002_x.sql'],
-		['a missing migrations folder', async project => rm(project.migrationsDir, {recursive: true}), 'migrations'],
-		['a missing rollbacks folder', async project => rm(project.rollbacksDir, {recursive: true}), 'rollbacks'],
+		// The folder as the user would give it: the default, relative to the working directory.
+		['a missing migrations folder', async project => rm(project.migrationsDir, {recursive: true}), 'The migrations folder ./migrations does not exist'],
+		['a missing rollbacks folder', async project => rm(project.rollbacksDir, {recursive: true}), 'The rollbacks folder ./rollbacks does not exist'],
 	];
 
 	it.each(cases)('%s', async (_label, breakIt, named) => {
@@ -40,6 +42,31 @@ describe('bad input is refused with exit 2, names the file, and leaves the datab
 
 			const objects = await query(database.url, "SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace");
 			expect(objects[0].n).toBe(0);
+		} finally {
+			await project.remove();
+		}
+	});
+
+	it('names a missing folder by its full path, before connecting to the database', async () => {
+		const project = await createMigrationProject(GOOD);
+		try {
+			const missing = path.join(project.dir, 'elsewhere', 'migrations');
+			for (const command of [['migrate', 'apply'], ['migrate', 'status'], ['migrate', 'rollback'], ['migrate', 'validate']]) {
+				const args = [...command, '--migrations-dir', missing];
+				const run = await runMsdb([...args, '--json'], {cwd: project.dir, env: {DATABASE_URL: database.url}});
+				expect(run.exitCode, `${command.join(' ')}: ${run.stderr}`).toBe(2);
+				expect(run.json.error).toMatchObject({code: 'E_MIGRATIONS_INVALID', message: `The migrations folder ${missing} does not exist.`, details: {folder: missing}});
+				const human = await runMsdb(args, {cwd: project.dir, env: {DATABASE_URL: database.url}});
+				expect(human.exitCode).toBe(2);
+				expect(human.stderr).toContain(`The migrations folder ${missing} does not exist.`);
+				// A server nobody listens on: had msdb connected first, this would be exit 1, E_DATABASE_UNREACHABLE.
+				const unreachable = await runMsdb([...args, '--json'], {cwd: project.dir, env: {DATABASE_URL: 'postgres://postgres@127.0.0.1:1/postgres'}});
+				expect(unreachable.exitCode, unreachable.stderr).toBe(2);
+				expect(unreachable.json.error.code).toBe('E_MIGRATIONS_INVALID');
+			}
+
+			expect(await relationExists(database.url, 'public.__ms_migrations')).toBe(false);
+			expect(await relationExists(database.url, 'public.__ms_migrations_history')).toBe(false);
 		} finally {
 			await project.remove();
 		}

@@ -1,4 +1,5 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {DEFAULT_LIMITS} from '../source/core/migrations/migration-settings.js';
 import {createTestDatabase, type TestDatabase} from './support/test-database.js';
 import {createMigrationProject, type MigrationProject} from './support/migration-project.js';
 import {runMsdb} from './support/run-msdb.js';
@@ -164,5 +165,56 @@ CREATE INDEX CONCURRENTLY accounts_note_idx ON accounts (note) WHERE note IS NOT
 		const allowed = await runMsdb(['migrate', 'apply', '--allow-out-of-order', '--json'], {cwd: project.dir, env: {DATABASE_URL: database.url}});
 		expect(allowed.exitCode).toBe(0);
 		expect(allowed.json.applied.map((row: any) => row.version)).toEqual([0]);
+	});
+});
+
+describe('per-file lock_timeout and statement_timeout', () => {
+	let database: TestDatabase;
+	let project: MigrationProject;
+	// Each file records the limits it ran under; current_setting() inside the file sees what
+	// msdb SET LOCAL (or SET, outside a transaction) before sending it.
+	const recordLimits = (version: number) =>
+		`INSERT INTO limits_seen SELECT ${version}, current_setting('lock_timeout'), current_setting('statement_timeout');\n`;
+
+	beforeAll(async () => {
+		database = await createTestDatabase('limits');
+		project = await createMigrationProject({
+			migrations: {
+				'0001_defaults.sql':
+					"CREATE TABLE limits_seen AS SELECT 1 AS version, current_setting('lock_timeout') AS lock_timeout, current_setting('statement_timeout') AS statement_timeout;\n",
+				'0002_flags.sql': recordLimits(2),
+				'0003_directive.sql': `-- msdb:statement-timeout 42s\n${recordLimits(3)}`,
+				'0004_no_transaction.sql': `-- msdb:no-transaction\n-- msdb:lock-timeout 7s\n${recordLimits(4)}`,
+			},
+		});
+	});
+
+	afterAll(async () => {
+		await database.drop();
+		await project.remove();
+	});
+
+	it('runs files under 10s / 1h by default, the flags\' values when given, and a file\'s directive over both', async () => {
+		const env = {DATABASE_URL: database.url};
+		const flags = ['--ddl-lock-timeout', '3s', '--statement-timeout', '5min'];
+		const defaults = await runMsdb(['migrate', 'apply', '--target', '1'], {cwd: project.dir, env});
+		expect(defaults.exitCode, defaults.stderr).toBe(0);
+		const withFlags = await runMsdb(['migrate', 'apply', '--target', '3', ...flags], {cwd: project.dir, env});
+		expect(withFlags.exitCode, withFlags.stderr).toBe(0);
+		// No flags again: the no-transaction file's lock-timeout directive wins over the default,
+		// and its statement_timeout is the default, set for the session rather than the transaction.
+		const noTransaction = await runMsdb(['migrate', 'apply'], {cwd: project.dir, env});
+		expect(noTransaction.exitCode, noTransaction.stderr).toBe(0);
+
+		const seen = await query(database.url, 'SELECT version, lock_timeout, statement_timeout FROM limits_seen ORDER BY version');
+		expect(seen).toEqual([
+			{version: 1, lock_timeout: '10s', statement_timeout: '1h'},
+			{version: 2, lock_timeout: '3s', statement_timeout: '5min'},
+			{version: 3, lock_timeout: '3s', statement_timeout: '42s'},
+			{version: 4, lock_timeout: '7s', statement_timeout: '1h'},
+		]);
+		// The CLI repeats the defaults as literals (so parsing options never loads the core); the
+		// library's default, what applyMigrations callers pass, must say the same.
+		expect(DEFAULT_LIMITS).toEqual({lockTimeout: seen[0].lock_timeout, statementTimeout: seen[0].statement_timeout});
 	});
 });

@@ -1,4 +1,4 @@
-import {readFile, writeFile} from 'node:fs/promises';
+import {readFile, rm, writeFile} from 'node:fs/promises';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from './support/test-database.js';
 import {createMigrationProject, type MigrationProject} from './support/migration-project.js';
@@ -20,7 +20,8 @@ CREATE FUNCTION public.customer_count() RETURNS bigint LANGUAGE sql STABLE BEGIN
 const ROLLBACKS = {
 	'0001_schema.sql': 'DROP TABLE crm.contacts;\nDROP TYPE crm.stage;\nDROP SCHEMA crm;\n',
 	'0002_notes.sql': 'DROP TABLE crm.notes;\n',
-	'0003_public_view.sql': 'DROP FUNCTION public.customer_count();\nDROP VIEW public.customers;\n',
+	// The sleep gives the rollback a duration the history must account for.
+	'0003_public_view.sql': 'SELECT pg_sleep(0.1);\nDROP FUNCTION public.customer_count();\nDROP VIEW public.customers;\n',
 };
 
 describe('migration lifecycle: rollback, drift, validate, accept, reset', () => {
@@ -49,12 +50,32 @@ describe('migration lifecycle: rollback, drift, validate, accept, reset', () => 
 		expect(firstDrift.json.ok).toBe(true);
 		const [{snapshot: firstSnapshot}] = await query(database.url, "SELECT snapshot FROM __ms_catalog_snapshots WHERE kind = 'after-apply' ORDER BY id DESC LIMIT 1");
 
-		const twoSteps = await msdb('migrate', 'rollback', '--steps', '2', '--json');
+		const beforeRollback = new Date();
+		const twoSteps = await runMsdb(['migrate', 'rollback', '--steps', '2', '--json'], {cwd: project.dir, env: {...env, MSDB_ACTOR: 'rollback-tester'}});
+		const afterRollback = new Date();
 		expect(twoSteps.exitCode).toBe(0);
 		expect(twoSteps.json.rolledBack).toEqual([
 			{version: 3, name: 'public_view'},
 			{version: 2, name: 'notes'},
 		]);
+		// One history row per step, newest first, saying who, when and how long.
+		const rollbackHistory = await query(
+			database.url,
+			"SELECT action, outcome, version::int, name, performed_by, started_at, finished_at, duration_ms FROM __ms_migrations_history WHERE action = 'rollback' ORDER BY id",
+		);
+		expect(rollbackHistory.map(({action, outcome, version, name, performed_by}) => ({action, outcome, version, name, performed_by}))).toEqual([
+			{action: 'rollback', outcome: 'succeeded', version: 3, name: 'public_view', performed_by: 'rollback-tester'},
+			{action: 'rollback', outcome: 'succeeded', version: 2, name: 'notes', performed_by: 'rollback-tester'},
+		]);
+		for (const row of rollbackHistory) {
+			expect(row.started_at.getTime()).toBeGreaterThanOrEqual(beforeRollback.getTime());
+			expect(row.finished_at.getTime()).toBeGreaterThanOrEqual(row.started_at.getTime());
+			expect(row.finished_at.getTime()).toBeLessThanOrEqual(afterRollback.getTime());
+			expect(row.duration_ms).toBeLessThanOrEqual(afterRollback.getTime() - beforeRollback.getTime());
+		}
+
+		expect(rollbackHistory[0].duration_ms).toBeGreaterThanOrEqual(100);
+		expect(rollbackHistory[1].started_at.getTime()).toBeGreaterThanOrEqual(rollbackHistory[0].finished_at.getTime());
 		expect(await relationExists(database.url, 'crm.notes')).toBe(false);
 		expect((await msdb('migrate', 'drift')).exitCode).toBe(0);
 
@@ -85,6 +106,29 @@ describe('migration lifecycle: rollback, drift, validate, accept, reset', () => 
 		expect(human.stdout).toContain('nickname');
 		await query(database.url, 'ALTER TABLE crm.contacts DROP COLUMN nickname');
 		expect((await msdb('migrate', 'drift')).exitCode).toBe(0);
+	});
+
+	it('validate names an applied migration whose file was deleted (exit 3)', async () => {
+		const migration = `${project.migrationsDir}/0003_public_view.sql`;
+		const rollback = `${project.rollbacksDir}/0003_public_view.sql`;
+		const [migrationSql, rollbackSql] = await Promise.all([readFile(migration, 'utf8'), readFile(rollback, 'utf8')]);
+		// The rollback goes too, so the missing migration is the only problem left.
+		await Promise.all([rm(migration), rm(rollback)]);
+		try {
+			const validate = await msdb('migrate', 'validate', '--json');
+			expect(validate.exitCode).toBe(3);
+			expect(validate.json.ok).toBe(false);
+			expect(validate.json.problems).toEqual([
+				{version: 3, kind: 'applied-file-missing', message: 'migration 3 (public_view) is applied but its file is missing from ./migrations'},
+			]);
+			const human = await msdb('migrate', 'validate');
+			expect(human.exitCode).toBe(3);
+			expect(human.stdout).toContain('applied-file-missing  version 3: migration 3 (public_view) is applied but its file is missing');
+		} finally {
+			await Promise.all([writeFile(migration, migrationSql), writeFile(rollback, rollbackSql)]);
+		}
+
+		expect((await msdb('migrate', 'validate')).exitCode).toBe(0);
 	});
 
 	it('refuses to roll back past a migration without rollback SQL, before running anything', async () => {
