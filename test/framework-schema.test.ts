@@ -120,12 +120,22 @@ describe('the framework schema in use', () => {
 	});
 
 	it('creates monthly message partitions once, routes rows to them, and prunes to one partition', async () => {
+		// "The current month" is read once, in the transaction that creates the partitions: now()
+		// is the transaction's start time, so ensure_partitions and every date below agree on it
+		// even when the test runs across midnight at the end of a month.
+		await client.query('BEGIN');
 		const first = await client.query<{name: string}>('SELECT messages.ensure_partitions(3) AS name');
 		const second = await client.query('SELECT messages.ensure_partitions(3) AS name');
+		const [{monthStart, month}] = (
+			await client.query<{monthStart: string; month: string}>(
+				`SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::text AS "monthStart",
+				        to_char(date_trunc('month', now() AT TIME ZONE 'UTC'), 'YYYY"m"MM') AS month`,
+			)
+		).rows as [{monthStart: string; month: string}];
+		await client.query('COMMIT');
 		expect(first.rows).toHaveLength(4);
 		expect(second.rows).toHaveLength(0);
-		const [{month}] = (await client.query<{month: string}>("SELECT to_char(date_trunc('month', now() AT TIME ZONE 'UTC'), 'YYYY\"m\"MM') AS month")).rows as [{month: string}];
-		expect(first.rows[0]?.name).toBe(`messages_y${month.replace('m', 'm')}`);
+		expect(first.rows[0]?.name).toBe(`messages_y${month}`);
 
 		// Partitions created at run time are layout, not schema: no drift. But an index made on
 		// one partition alone is a schema change, and is reported.
@@ -136,14 +146,16 @@ describe('the framework schema in use', () => {
 		expect(drift.json.problems).toEqual([expect.objectContaining({identity: 'index messages.hand_made_idx', change: 'added'})]);
 		await client.query('DROP INDEX messages.hand_made_idx');
 
-		// 100k messages spread evenly over the current month and the next two (UTC).
-		await client.query(`
-			INSERT INTO messages.messages (conversation_id, role, content, created_at)
-			SELECT ('00000000-0000-0000-0000-' || lpad((i % 500)::text, 12, '0'))::uuid,
-			       (ARRAY['user', 'agent', 'tool']::messages.message_role[])[1 + i % 3],
-			       'message ' || i,
-			       (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => i % 3) + make_interval(mins => i % 40000)) AT TIME ZONE 'UTC'
-			FROM generate_series(0, 99999) AS i`);
+		// 100k messages spread evenly over that month and the next two (UTC).
+		await client.query(
+			`INSERT INTO messages.messages (conversation_id, role, content, created_at)
+			 SELECT ('00000000-0000-0000-0000-' || lpad((i % 500)::text, 12, '0'))::uuid,
+			        (ARRAY['user', 'agent', 'tool']::messages.message_role[])[1 + i % 3],
+			        'message ' || i,
+			        ($1::timestamp + make_interval(months => i % 3) + make_interval(mins => i % 40000)) AT TIME ZONE 'UTC'
+			 FROM generate_series(0, 99999) AS i`,
+			[monthStart],
+		);
 		const counts = await client.query<{partition: string; count: number}>(
 			'SELECT tableoid::regclass::text AS partition, count(*)::int AS count FROM messages.messages GROUP BY 1 ORDER BY 1',
 		);
@@ -152,8 +164,8 @@ describe('the framework schema in use', () => {
 
 		await client.query('ANALYZE messages.messages');
 		const nextMonth = await client.query<{start: string; end: string}>(
-			`SELECT (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')::text || '+00' AS start,
-			        (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months')::text || '+00' AS end`,
+			`SELECT ($1::timestamp + interval '1 month')::text || '+00' AS start, ($1::timestamp + interval '2 months')::text || '+00' AS end`,
+			[monthStart],
 		);
 		const {start, end} = nextMonth.rows[0]!;
 		const plan = await explain(client, `SELECT count(*) FROM messages.messages WHERE created_at >= '${start}' AND created_at < '${end}'`);
@@ -162,10 +174,24 @@ describe('the framework schema in use', () => {
 	});
 
 	it('moves nothing: a month already holding rows in the default partition is skipped', async () => {
+		// One transaction, so the month the row is put in and the months ensure_partitions covers
+		// are counted from the same now(), even across the end of a month.
+		await client.query('BEGIN');
+		const months = await client.query<{name: string}>(
+			`SELECT 'messages_y' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => m), 'YYYY"m"MM') AS name
+			 FROM generate_series(0, 9) AS m ORDER BY m`,
+		);
+		const existing = await client.query<{name: string}>("SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'messages.messages'::regclass");
 		const farMonth = "(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '8 months' + interval '3 days') AT TIME ZONE 'UTC'";
 		await client.query(`INSERT INTO messages.messages (conversation_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'early', ${farMonth})`);
 		const created = await client.query<{name: string}>('SELECT messages.ensure_partitions(9) AS name');
-		expect(created.rows).toHaveLength(5); // months 4 to 7 and 9; month 8 is skipped
+		await client.query('COMMIT');
+		const alreadyThere = new Set(existing.rows.map(row => row.name));
+		const skipped = months.rows[8]!.name;
+		// Months 0 to 3 exist from the test above and 8 holds the row, so 4 to 7 and 9 are created
+		// (counted from this transaction's month, in case the month changed since that test).
+		expect(alreadyThere.has(`messages.${months.rows[0]!.name}`)).toBe(true);
+		expect(created.rows.map(row => row.name)).toEqual(months.rows.map(row => row.name).filter(name => !alreadyThere.has(`messages.${name}`) && name !== skipped));
 		const [{where}] = (await client.query<{where: string}>("SELECT tableoid::regclass::text AS where FROM messages.messages WHERE content = 'early'")).rows as [{where: string}];
 		expect(where).toBe('messages.messages_default');
 	});
@@ -201,7 +227,18 @@ describe('the framework schema in use', () => {
 
 		const queue = "SELECT id, priority, scheduled_at FROM tasks.tasks WHERE status = 'queued' ORDER BY priority DESC, scheduled_at LIMIT 20";
 		const queuePlan = await explain(client, queue);
-		expect(queuePlan.some(node => /Index (Only )?Scan/.test(node['Node Type']) && node['Index Name'] === 'tasks_queue_idx')).toBe(true);
+		// An ordered (Only) Index Scan reads the queue in order and stops after 20 rows; a Bitmap
+		// Index Scan on the same index would read every queued row and sort them.
+		expect(queuePlan.some(node => /^Index (Only )?Scan$/.test(node['Node Type']) && node['Index Name'] === 'tasks_queue_idx')).toBe(true);
+		const [queueIndex] = (
+			await client.query<{predicate: string; definition: string}>(
+				`SELECT pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_indexdef(i.indexrelid) AS definition
+				 FROM pg_index i WHERE i.indexrelid = 'tasks.tasks_queue_idx'::regclass`,
+			)
+		).rows;
+		// Partial: only queued rows are in the index at all.
+		expect(queueIndex?.predicate).toBe("(status = 'queued'::tasks.task_status)");
+		expect(queueIndex?.definition).toContain('(priority DESC, scheduled_at, id)');
 		const next = await client.query<{priority: number}>(queue);
 		expect(next.rows).toHaveLength(20);
 		expect(next.rows[0]?.priority).toBe(10);
@@ -213,21 +250,33 @@ describe('the framework schema in use', () => {
 	it('ranks knowledge chunks by relevance with full-text search', async () => {
 		const document = await client.query<{id: string}>("INSERT INTO knowledge.documents (title, source_uri) VALUES ('Runbook', 'https://example.test/runbook') RETURNING id");
 		const documentId = document.rows[0]!.id;
+		// Inserted least relevant first, so the ranking has to reverse the heap order: a query that
+		// lost its ORDER BY, or a search column that lost its weights, returns them differently.
 		await client.query(
 			`INSERT INTO knowledge.chunks (document_id, ordinal, content, metadata) VALUES
-			 ($1, 0, 'How to restore a PostgreSQL backup: verify the manifest, restore into a new database, then switch.', '{"heading": "Restore a backup"}'),
-			 ($1, 1, 'Redis memory grows when keys have no TTL. A backup of Redis is an RDB file.', '{}'),
-			 ($1, 2, 'Agents pick tasks from the queue by priority.', '{"heading": "Task queue"}')`,
+			 ($1, 0, 'Redis memory grows when keys have no TTL. A backup of Redis is an RDB file.', '{}'),
+			 ($1, 1, 'Agents pick tasks from the queue by priority.', '{"heading": "Task queue"}'),
+			 ($1, 2, 'How to restore a PostgreSQL backup: verify the manifest, restore into a new database, then switch.', '{}'),
+			 ($1, 3, 'Check the manifest first, then switch the application over.', '{"heading": "Restore a backup"}')`,
 			[documentId],
 		);
-		const results = await client.query<{ordinal: number}>(
+		const results = await client.query<{ordinal: number; rank: number}>(
 			`SELECT ordinal, ts_rank(search, query) AS rank
 			 FROM knowledge.chunks, websearch_to_tsquery('english', 'restoring or backups') AS query
 			 WHERE search @@ query ORDER BY rank DESC`,
 		);
-		expect(results.rows.map(row => row.ordinal)).toEqual([0, 1]);
+		// Both words in the heading (weight A) beat them in the body (B), though the body says
+		// "restore" twice; both words beat one.
+		expect(results.rows.map(row => row.ordinal)).toEqual([3, 2, 0]);
+		const ranks = results.rows.map(row => row.rank);
+		for (const [index, rank] of ranks.entries()) {
+			if (index > 0) {
+				expect(rank, `rank ${index + 1} of ${JSON.stringify(results.rows)}`).toBeLessThan(ranks[index - 1]!);
+			}
+		}
+
 		const plan = await explain(client, "SELECT id FROM knowledge.chunks WHERE search @@ websearch_to_tsquery('english', 'backup')");
-		// Three rows do not need the index; what matters is that the planner may use it.
+		// Four rows do not need the index; what matters is that the planner may use it.
 		await client.query('SET enable_seqscan = off');
 		const forced = await explain(client, "SELECT id FROM knowledge.chunks WHERE search @@ websearch_to_tsquery('english', 'backup')");
 		await client.query('RESET enable_seqscan');
