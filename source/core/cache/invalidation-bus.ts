@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto';
-import type {RedisClient} from '../redis/redis-client.js';
+import type {Cluster} from 'ioredis';
+import {isCluster, type RedisClient} from '../redis/redis-client.js';
 import type {L1ClearReason} from './cache-events.js';
 import type {CacheKeyspace} from './cache-keyspace.js';
 import {publishInvalidationScript} from './cache-scripts.js';
@@ -22,8 +23,10 @@ import {L2_UNAVAILABLE, type RedisTier} from './redis-tier.js';
  *   clear L1 again (`subscription-restored`), since what was published meanwhile is unknown.
  * - Audit: pub/sub cannot tell a lost *last* message from silence, so every `auditIntervalMs` the
  *   bus reads the counter; if it is ahead of `lastSeq` and still ahead a moment later (the
- *   message may just be in flight), that is a gap too. This also covers a cluster subscriber
- *   that ioredis silently moved to another node.
+ *   message may just be in flight), that is a gap too.
+ * - A Cluster client subscribes on a hidden connection to one node and, when it drops, moves to
+ *   another node without a word to the Cluster's listeners; the bus watches that connection
+ *   itself (see #watchClusterConnection), so a loss there clears L1 like any other.
  */
 
 export type InvalidationBusOptions = {
@@ -70,6 +73,7 @@ export class InvalidationBus {
 	#auditTimer: NodeJS.Timeout | undefined;
 	#auditing = false;
 	#subscribing: Promise<boolean> | undefined;
+	#clusterConnection: SubscriberConnection | undefined;
 	readonly #options: InvalidationBusOptions;
 	readonly #channel: string;
 
@@ -137,6 +141,7 @@ export class InvalidationBus {
 		subscriber.off('message', this.#onMessage);
 		subscriber.off('close', this.#onClose);
 		subscriber.off('ready', this.#onReady);
+		this.#unwatchClusterConnection();
 		if (subscriber.status === 'ready') {
 			await withTimeout(subscriber.unsubscribe(this.#channel), this.#options.subscribeTimeoutMs).catch(() => {});
 		}
@@ -163,6 +168,7 @@ export class InvalidationBus {
 			}
 
 			this.#everSubscribed = true;
+			this.#watchClusterConnection();
 			await this.#readCounter('baseline');
 			return true;
 		})().finally(() => {
@@ -219,6 +225,49 @@ export class InvalidationBus {
 		if (!this.#closed && !this.#subscribed) {
 			void this.#subscribe();
 		}
+	};
+
+	/**
+	 * A Cluster client subscribes on a connection of its own to one node. When that connection
+	 * drops, ioredis picks a node and subscribes again, but the Cluster object emits nothing: no
+	 * `close`, so without this L1 would survive the loss and messages published in between would
+	 * go unnoticed until the audit (never, with the audit off). So the bus listens on that
+	 * connection, and on each one ioredis replaces it with. It is ioredis-internal (5.x:
+	 * `cluster.subscriber.getInstance()`); if a later version moves it, nothing is found here and
+	 * the audit is left to catch what a lost subscription missed.
+	 */
+	#watchClusterConnection(): void {
+		const {subscriber} = this.#options;
+		if (this.#closed || !isCluster(subscriber)) {
+			return;
+		}
+
+		const connection = clusterSubscriberConnection(subscriber);
+		if (connection === undefined || connection === this.#clusterConnection) {
+			return;
+		}
+
+		this.#unwatchClusterConnection();
+		this.#clusterConnection = connection;
+		connection.on('close', this.#onClose);
+		connection.on('ready', this.#onReady);
+		connection.on('end', this.#onClusterConnectionEnd);
+		if (connection.status === 'ready') {
+			this.#onReady();
+		}
+	}
+
+	#unwatchClusterConnection(): void {
+		const connection = this.#clusterConnection;
+		this.#clusterConnection = undefined;
+		connection?.off('close', this.#onClose);
+		connection?.off('ready', this.#onReady);
+		connection?.off('end', this.#onClusterConnectionEnd);
+	}
+
+	// ioredis chooses the replacement in its own 'end' listener, which may run after this one.
+	readonly #onClusterConnectionEnd = (): void => {
+		setImmediate(() => this.#watchClusterConnection());
 	};
 
 	async #audit(): Promise<void> {
@@ -296,6 +345,22 @@ export class InvalidationBus {
 	#clear(reason: L1ClearReason): void {
 		this.#options.reset(reason);
 	}
+}
+
+/** What the bus needs of the connection a Cluster subscribes on. */
+type SubscriberConnection = {
+	readonly status: string;
+	on(event: string, listener: () => void): unknown;
+	off(event: string, listener: () => void): unknown;
+};
+
+/** The connection a Cluster client subscribes on now, if ioredis exposes it as 5.x does. */
+function clusterSubscriberConnection(cluster: Cluster): SubscriberConnection | undefined {
+	const holder = (cluster as unknown as {subscriber?: {getInstance?: () => unknown}}).subscriber;
+	const connection = typeof holder?.getInstance === 'function' ? (holder.getInstance() as Partial<SubscriberConnection> | null) : undefined;
+	return connection && typeof connection.on === 'function' && typeof connection.off === 'function' && typeof connection.status === 'string'
+		? (connection as SubscriberConnection)
+		: undefined;
 }
 
 function newEpoch(): string {
