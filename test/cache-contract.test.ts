@@ -7,11 +7,13 @@
 import {Registry} from 'prom-client';
 import {afterAll, afterEach, beforeAll, expect, inject, it} from 'vitest';
 import {registerCacheMetrics} from '../source/core/cache/cache-metrics.js';
+import type {L1ClearReason} from '../source/core/cache/cache-events.js';
 import type {MultiLevelCacheOptions} from '../source/core/cache/cache-options.js';
 import {CacheKeyspace} from '../source/core/cache/cache-keyspace.js';
 import {clusterKeySlot} from '../source/core/redis/cluster-key-slot.js';
 import {MultiLevelCache} from '../source/core/cache/multi-level-cache.js';
 import {isCluster, masterNodes, type RedisClient} from '../source/core/redis/redis-client.js';
+import {histogramOf, parseExposition, valueOf} from './support/prometheus-scrape.js';
 import {describeForEachRedisTarget} from './support/redis-targets.js';
 
 const ENV = 'contract';
@@ -311,24 +313,38 @@ describeForEachRedisTarget('MultiLevelCache contract', target => {
 		expect(b.stats().l1.clears['sequence-gap']).toBe(1);
 	});
 
-	it('losing the subscription clears L1; an invalidation published meanwhile is not missed', async context => {
+	it('losing the subscription clears L1 (the loss itself, not the audit); an invalidation published meanwhile is not missed', async context => {
 		context.skip(sharedServer(), 'needs a server of its own');
 		const a = await open();
-		const b = await open({invalidation: {auditIntervalMs: 200}});
+		// No audit: whatever clears b's L1 below can only be the subscription handling.
+		const b = await open({invalidation: {auditIntervalMs: 0}});
+		const cleared: L1ClearReason[] = [];
+		b.subscribe(event => {
+			if (event.type === 'cache:l1-cleared') {
+				cleared.push(event.reason);
+			}
+		});
 		await a.set('k', 'old');
 		expect(await b.get('k')).toBe('old');
 		await b.set('other', 1);
+		expect(b.peek('other')).toBe(1);
+		// On a cluster this kills the connection ioredis keeps behind the Cluster object, which it
+		// replaces on another node without telling the Cluster's listeners.
 		await Promise.all(masterNodes(admin).map(async node => node.client('KILL', 'TYPE', 'pubsub')));
-		await a.set('k', 'new'); // its message may be lost while b reconnects
-		await waitFor(() => b.peek('k') === undefined, 2000, 'b to drop k');
+		await waitFor(() => cleared.includes('subscription-lost'), 2000, 'b to notice the lost subscription');
+		expect(b.peek('other')).toBeUndefined();
+		expect(b.peek('k')).toBeUndefined();
+		await a.set('k', 'new'); // its message may be lost while b resubscribes
+		await waitFor(() => b.stats().invalidation.subscribed, 3000, 'b to subscribe again');
+		expect(cleared.indexOf('subscription-restored')).toBeGreaterThan(cleared.indexOf('subscription-lost'));
 		expect(await b.get('k')).toBe('new');
-		if (target().kind === 'standalone') {
-			// The subscriber connection's close is visible: L1 is cleared at once, and again on reconnect.
-			expect(b.stats().l1.clears['subscription-lost']).toBeGreaterThanOrEqual(1);
-			await waitFor(() => b.stats().invalidation.subscribed, 3000, 'b to subscribe again');
-			expect(b.stats().l1.clears['subscription-restored']).toBeGreaterThanOrEqual(1);
-			expect(b.peek('other')).toBeUndefined();
-		}
+		const {l1, invalidation} = b.stats();
+		expect(l1.clears['subscription-lost']).toBeGreaterThanOrEqual(1);
+		expect(l1.clears['subscription-restored']).toBeGreaterThanOrEqual(1);
+		expect(invalidation.subscriptionLosses).toBeGreaterThanOrEqual(1);
+		// And the new subscription works: the next invalidation arrives as a message.
+		await a.invalidate('k');
+		await waitFor(() => b.peek('k') === undefined, 1000, 'b to evict k over the new subscription');
 	});
 
 	it('reads issued in one tick go out as one MGET per slot', async context => {
@@ -409,15 +425,121 @@ describeForEachRedisTarget('MultiLevelCache contract', target => {
 		expect(await a.get('doc')).toBe('v6');
 	});
 
-	it('entries expire in L1 and L2; the L2 TTL is jittered downwards only', async () => {
-		const cache = await open({ttlMs: 300, l2: {ttlJitter: 0.1}});
+	it('entries expire in L1 and L2', async () => {
+		const cache = await open({ttlMs: 300});
 		await cache.set('brief', 1);
-		const pttl = await admin.pttl(keyspace().value('brief'));
-		expect(pttl).toBeGreaterThan(250);
-		expect(pttl).toBeLessThanOrEqual(300);
+		expect(await admin.pttl(keyspace().value('brief'))).toBeGreaterThan(0);
 		await sleep(350);
 		expect(cache.peek('brief')).toBeUndefined();
 		expect(await cache.get('brief')).toBeUndefined();
+		expect(await admin.exists(keyspace().value('brief'))).toBe(0);
+	});
+
+	it('L2 TTLs are jittered downwards only, within l2.ttlJitter (default 0.1) of the TTL', async () => {
+		const ttlMs = 10_000;
+		const window = 0.1 * ttlMs; // the default l2.ttlJitter
+		const cache = await open({ttlMs});
+		const keys = Array.from({length: 50}, (_, index) => `jitter:${index}`);
+		const started = performance.now();
+		await Promise.all(keys.map(async key => cache.getOrLoad(key, () => key)));
+		await Promise.all(keys.map(async key => inL2(key)));
+		const pttls = await Promise.all(keys.map(async key => admin.pttl(keyspace().value(key))));
+		const elapsed = performance.now() - started;
+		for (const pttl of pttls) {
+			expect(pttl).toBeLessThanOrEqual(ttlMs); // never lengthened
+			expect(pttl).toBeGreaterThanOrEqual(ttlMs - window - elapsed - 1); // shortened by at most the window
+		}
+
+		// Without jitter the 50 TTLs would differ only by the few ms the writes took.
+		expect(new Set(pttls).size).toBeGreaterThan(25);
+		expect(Math.max(...pttls) - Math.min(...pttls)).toBeGreaterThan(window / 2 + elapsed);
+		// set() draws its own: the same spread, not one value per call site.
+		for (const key of keys) {
+			await cache.set(key, 'again');
+		}
+
+		const again = await Promise.all(keys.map(async key => admin.pttl(keyspace().value(key))));
+		expect(Math.max(...again) - Math.min(...again)).toBeGreaterThan(window / 2);
+	});
+
+	it('stats() and the prom-client registry report hits and misses per level, L2 and L3 latency, and the breaker state by value', async context => {
+		context.skip(sharedServer(), 'needs a server of its own');
+		// No deadlineMs: the default (50 ms) is what the paused read below runs into.
+		const a = await open({l2: {breaker: {failureThreshold: 1, openMs: 60_000, maxOpenMs: 60_000}}});
+		const b = await open();
+		const registry = new Registry();
+		registerCacheMetrics(a, registry);
+		registerCacheMetrics(b, registry);
+		const series = (cache: MultiLevelCache, extra: Record<string, string> = {}) => ({namespace, instance: cache.instanceId, ...extra});
+		const cold = 8;
+		const keys = Array.from({length: cold}, (_, index) => `metric:${index}`);
+		for (const [index, key] of keys.entries()) {
+			expect(
+				await a.getOrLoad(key, async () => {
+					await sleep(2);
+					return index;
+				}),
+			).toBe(index);
+		}
+
+		for (const [index, key] of keys.entries()) {
+			expect(await a.get(key)).toBe(index); // L1
+		}
+
+		await Promise.all(keys.map(async key => inL2(key)));
+		for (const [index, key] of keys.entries()) {
+			expect(await b.get(key)).toBe(index); // L2
+		}
+
+		const stats = a.stats();
+		expect(stats.l2.deadlineMs).toBe(50);
+		expect(stats.l2.latency.count).toBeGreaterThanOrEqual(cold);
+		expect(stats.l2.latency.p99Ms).toBeGreaterThan(0);
+		expect(stats.l3.latency.count).toBe(cold);
+		expect(stats.l3.latency.p99Ms).toBeGreaterThanOrEqual(2); // every load slept 2 ms
+		expect(b.stats().l2.latency.count).toBeGreaterThanOrEqual(cold);
+		expect(b.stats().l2.latency.p99Ms).toBeGreaterThan(0);
+
+		const before = parseExposition(await registry.metrics());
+		expect(valueOf(before, 'msdb_cache_misses_total', series(a, {level: 'l1'}))).toBe(cold);
+		expect(valueOf(before, 'msdb_cache_misses_total', series(a, {level: 'l2'}))).toBe(cold);
+		expect(valueOf(before, 'msdb_cache_hits_total', series(a, {level: 'l1'}))).toBe(cold);
+		expect(valueOf(before, 'msdb_cache_hits_total', series(a, {level: 'l2'}))).toBe(0);
+		expect(valueOf(before, 'msdb_cache_misses_total', series(b, {level: 'l1'}))).toBe(cold);
+		expect(valueOf(before, 'msdb_cache_misses_total', series(b, {level: 'l2'}))).toBe(0);
+		expect(valueOf(before, 'msdb_cache_hits_total', series(b, {level: 'l2'}))).toBe(cold);
+		expect(valueOf(before, 'msdb_cache_loads_total', series(a))).toBe(cold);
+		const l3 = histogramOf(before, 'msdb_cache_latency_seconds', series(a, {level: 'l3'}));
+		expect(l3?.count).toBe(cold);
+		expect(l3?.sum).toBeGreaterThanOrEqual((cold * 2) / 1000);
+		expect(l3?.buckets['0.001']).toBe(0); // no load took under 1 ms
+		const l2 = histogramOf(before, 'msdb_cache_latency_seconds', series(a, {level: 'l2'}));
+		expect(l2?.count).toBeGreaterThanOrEqual(cold);
+		expect(l2?.sum).toBeGreaterThan(0);
+		expect(histogramOf(before, 'msdb_cache_latency_seconds', series(b, {level: 'l3'}))?.count).toBe(0);
+		expect(valueOf(before, 'msdb_cache_breaker_state', series(a))).toBe(0); // closed
+
+		const failures: string[] = [];
+		a.subscribe(event => {
+			if (event.type === 'cache:l2-failure') {
+				failures.push(event.message);
+			}
+		});
+		// Every primary stops answering: a's next L2 read runs into its deadline and opens the breaker.
+		await Promise.all(masterNodes(admin).map(async node => node.client('PAUSE', 300, 'ALL')));
+		const started = performance.now();
+		expect(await a.get('not-cached')).toBeUndefined();
+		expect(performance.now() - started).toBeLessThan(250);
+		expect(failures).toContain('no answer within 50 ms');
+		expect(a.stats().l2.breaker.state).toBe('open');
+		const after = parseExposition(await registry.metrics());
+		expect(valueOf(after, 'msdb_cache_breaker_state', series(a))).toBe(2); // open
+		expect(valueOf(after, 'msdb_cache_breaker_state', series(b))).toBe(0);
+		expect(valueOf(after, 'msdb_cache_breaker_opens_total', series(a))).toBe(1);
+		expect(valueOf(after, 'msdb_cache_l2_failures_total', series(a, {reason: 'timeout'}))).toBeGreaterThanOrEqual(1);
+		expect(valueOf(after, 'msdb_cache_misses_total', series(a, {level: 'l1'}))).toBe(cold + 1);
+		expect(valueOf(after, 'msdb_cache_misses_total', series(a, {level: 'l2'}))).toBe(cold); // no answer is not a miss
+		await sleep(350); // let the pause end before the caches close
 	});
 
 	it('a hung Redis: every read answers within the deadline, the breaker opens, probes and closes', async context => {

@@ -251,6 +251,38 @@ describe('L1-only MultiLevelCache and its metrics', () => {
 		await expect(cache.get('k')).rejects.toMatchObject({code: 'E_CACHE_CLOSED'});
 	});
 
+	it('bounds L1 by l1.maxBytes: large values push the oldest out, within the bound', async () => {
+		const value = 'x'.repeat(1000); // ≈ 1.2 kB per entry with the per-entry overhead
+		const small = new MultiLevelCache({l1: {maxBytes: 4096}});
+		const roomy = new MultiLevelCache();
+		const keys = Array.from({length: 10}, (_, index) => `big:${index}`);
+		for (const key of keys) {
+			await small.set(key, value);
+			await roomy.set(key, value);
+		}
+
+		const {l1} = small.stats();
+		expect(l1.maxBytes).toBe(4096);
+		expect(l1.bytes).toBeLessThanOrEqual(4096);
+		expect(l1.entries).toBe(3);
+		expect(l1.evictions).toBe(7);
+		expect(small.peek('big:0')).toBeUndefined();
+		expect(small.peek('big:9')).toBe(value);
+		// The control: the same writes under the default bound (64 MiB) keep everything.
+		expect(roomy.stats().l1).toMatchObject({entries: 10, evictions: 0, maxBytes: 64 * 1024 * 1024});
+		await small.close();
+		await roomy.close();
+	});
+
+	it('defaults the L2 deadline to 50 ms', async () => {
+		const cache = new MultiLevelCache();
+		expect(cache.stats().l2.deadlineMs).toBe(50);
+		const custom = new MultiLevelCache({l2: {deadlineMs: 20}});
+		expect(custom.stats().l2.deadlineMs).toBe(20);
+		await cache.close();
+		await custom.close();
+	});
+
 	it('copy mode hands every caller a private, mutable copy', async () => {
 		const cache = new MultiLevelCache({l1: {values: 'copy'}});
 		await cache.set('k', {list: [1]});

@@ -5,7 +5,7 @@
  */
 import {setTimeout as sleep} from 'node:timers/promises';
 import type {Redis} from 'ioredis';
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
+import {afterAll, afterEach, beforeAll, describe, expect, inject, it} from 'vitest';
 import {isCluster, masterNodes, type RedisClient} from '../source/core/redis/redis-client.js';
 import {hashSessionToken, RedisSessionStore, sessionKey, sessionNamespace, type SessionStoreOptions} from '../source/core/sessions/index.js';
 import {describeForEachRedisTarget, type RedisTarget} from './support/redis-targets.js';
@@ -55,6 +55,16 @@ async function writesSoFar(client: RedisClient): Promise<number> {
 	let total = 0;
 	for (const node of await primaries(client)) {
 		total += Number(/rdb_changes_since_last_save:(\d+)/.exec(await node.info('persistence'))?.[1]);
+	}
+
+	return total;
+}
+
+/** SCAN commands the server has run, over every primary (INFO commandstats; it counts every client). */
+async function scansSoFar(client: RedisClient): Promise<number> {
+	let total = 0;
+	for (const node of await primaries(client)) {
+		total += Number(/^cmdstat_scan:calls=(\d+)/m.exec(await node.info('commandstats'))?.[1] ?? 0);
 	}
 
 	return total;
@@ -364,6 +374,29 @@ describeForEachRedisTarget('session store contract', (target: () => RedisTarget)
 		expect(await store.listForUser('bob')).toHaveLength(3);
 		expect(await store.destroyAllForUser('alice')).toEqual([]);
 		expect(await store.count()).toBe(4);
+	});
+
+	it('listForUser and destroyAllForUser use the per-user index: not one SCAN', async context => {
+		// Another test file's SCANs on a shared server would move the server-wide counter.
+		context.skip(target().kind === 'standalone' && inject('redisSource') !== 'local', 'needs a server of its own');
+		const store = open();
+		const alice: string[] = [];
+		for (let index = 0; index < 5; index++) {
+			alice.push((await store.create('alice', {index})).session.id);
+			await sleep(2); // distinct creation times, so the listing order is known
+		}
+
+		const bob = await Promise.all(Array.from({length: 3}, async () => store.create('bob', {})));
+		await store.create('alice2', {});
+		const before = await scansSoFar(client);
+		expect((await store.listForUser('alice')).map(summary => summary.id)).toEqual(alice);
+		expect((await store.destroyAllForUser('alice')).sort()).toEqual([...alice].sort());
+		expect(await store.listForUser('alice')).toEqual([]);
+		expect((await store.listForUser('bob')).map(summary => summary.id).sort()).toEqual(bob.map(issued => issued.session.id).sort());
+		expect(await scansSoFar(client)).toBe(before);
+		// The control: count() does SCAN every primary, and the counter sees it.
+		expect(await store.count()).toBe(4);
+		expect(await scansSoFar(client)).toBeGreaterThanOrEqual(before + (await primaries(client)).length);
 	});
 
 	it('listForUser reads the index: metadata only, oldest first, pruning sessions that ended', async () => {

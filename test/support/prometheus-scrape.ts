@@ -21,7 +21,11 @@ export type Scrape = {
 /** GET `url` and parse it; refuses an exposition with one series twice (Prometheus rejects such a scrape). */
 export async function scrape(url: string): Promise<Scrape> {
 	const response = await fetch(url);
-	const text = await response.text();
+	return parseExposition(await response.text(), response.status, response.headers.get('content-type') ?? '');
+}
+
+/** Parses exposition text got without HTTP (`await registry.metrics()`), with the same checks as {@link scrape}. */
+export function parseExposition(text: string, status = 200, contentType = ''): Scrape {
 	const families = new Map(parsePrometheusTextFormat(text).map(family => [family.name, family]));
 	const seen = new Set<string>();
 	for (const line of text.split('\n')) {
@@ -38,8 +42,15 @@ export async function scrape(url: string): Promise<Scrape> {
 	}
 
 	const untyped = text.replace(/^# TYPE (\S+) histogram$/gm, '# TYPE $1 untyped');
-	const histogramParts = new Map(parsePrometheusTextFormat(untyped).map(family => [family.name, family]));
-	return {status: response.status, contentType: response.headers.get('content-type') ?? '', text, families, histogramParts};
+	// Untyped, the parts of several series alternate (`_bucket`…, `_sum`, `_count`, `_bucket`…), and
+	// the parser starts a new family at every change of name: merge them, or only the last series is left.
+	const histogramParts = new Map<string, PrometheusFamily>();
+	for (const family of parsePrometheusTextFormat(untyped)) {
+		const known = histogramParts.get(family.name);
+		histogramParts.set(family.name, known ? {...known, metrics: [...known.metrics, ...family.metrics]} : family);
+	}
+
+	return {status, contentType, text, families, histogramParts};
 }
 
 function matches(sample: {labels?: Record<string, string>}, labels: Record<string, string>): boolean {
