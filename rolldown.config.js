@@ -17,6 +17,26 @@ export default {
 	external: ['libpg-query', 'testcontainers', 's3rver', 'ink', 'react', 'pastel', /^@inkjs\//],
 	plugins: [
 		{
+			name: 'pg-without-the-cloudflare-probe',
+			// pg decides at load time whether it runs in a Cloudflare Worker by constructing a
+			// `Response`, which on Node 20 loads the whole built-in fetch implementation (undici):
+			// ~13 ms of every command that talks to PostgreSQL, before it can connect. The bundle
+			// only ever runs on Node, so the probe is answered at build time. The lockfile pins pg;
+			// if an upgrade reshapes the code, the build says so instead of silently slowing down.
+			transform(code, id) {
+				if (!/[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/.test(id)) {
+					return undefined;
+				}
+
+				const probe = 'if (isCloudflareRuntime()) {';
+				if (!code.includes(probe)) {
+					throw new Error(`pg's lib/stream.js no longer contains "${probe}": update the pg-without-the-cloudflare-probe plugin in rolldown.config.js`);
+				}
+
+				return code.replace(probe, 'if (false) { // answered at build time: the bundle runs on Node');
+			},
+		},
+		{
 			name: 'ink-face-outside-the-bundle',
 			// build/cli/run-cli.js imports '../pastel-app.js'; from build/bundle/ that is the same file.
 			resolveId(source) {
