@@ -1,8 +1,8 @@
 import {realpath} from 'node:fs/promises';
 import path from 'node:path';
-import {execa} from 'execa';
 import {ActionableError} from '../../errors.js';
 import {isExecutable, parsePostgresVersion, postgresBinDirectories} from '../../provision/postgres-binaries.js';
+import {runCommand} from '../../provision/run-command.js';
 
 /** One installed PostgreSQL client program and its version. */
 export type PgTool = {
@@ -12,14 +12,60 @@ export type PgTool = {
 	/** `15.20` */
 	version: string;
 	majorVersion: number;
+	/** coreutils' stdbuf, when it is installed and has been seen to run this program: see pgToolCommand. */
+	stdbuf?: string | undefined;
 };
 
 export type PgToolName = 'pg_dump' | 'pg_restore';
 
-async function describe(name: PgToolName, file: string): Promise<PgTool | undefined> {
-	const result = await execa(file, ['--version'], {reject: false, timeout: 10_000, stdin: 'ignore'});
-	const parsed = result.exitCode === 0 ? parsePostgresVersion(String(result.stdout)) : undefined;
+/**
+ * How much of its output a program run through stdbuf keeps before writing. pg_dump writes its
+ * archive through stdio, whose buffer for a pipe is 4 KiB: a 14 MB dump reaches msdb in ~3,400
+ * pieces, and each wakes the event loop on a 2-core machine where pg_dump and its server backend
+ * already want both cores. 256 KiB pieces cut that to ~60, which measurably shortens the dump
+ * (npm run bench), and still report progress several times a second.
+ */
+const STDBUF_OUTPUT_BYTES = '256K';
+
+async function describe(name: PgToolName, file: string, stdbuf: string | undefined): Promise<PgTool | undefined> {
+	const versionOf = async (command: string, args: string[]) => {
+		const result = await runCommand(command, args, {cwd: path.dirname(file), timeoutMs: 10_000});
+		return result.ok ? parsePostgresVersion(result.output) : undefined;
+	};
+
+	// Asked through stdbuf, the one probe also proves that stdbuf can run this program (its
+	// LD_PRELOAD library may be missing, or the program static); if not, it is asked plainly.
+	const throughStdbuf = stdbuf ? await versionOf(stdbuf, [`-o${STDBUF_OUTPUT_BYTES}`, file, '--version']) : undefined;
+	if (throughStdbuf) {
+		return {name, path: file, ...throughStdbuf, stdbuf};
+	}
+
+	const parsed = await versionOf(file, ['--version']);
 	return parsed ? {name, path: file, ...parsed} : undefined;
+}
+
+/** coreutils' stdbuf on PATH (absent on macOS and busybox systems: then programs run as they are). */
+async function findStdbuf(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+	for (const directory of (env['PATH'] ?? '').split(path.delimiter).filter(Boolean)) {
+		const file = path.resolve(directory, 'stdbuf');
+		if (await isExecutable(file)) {
+			return file;
+		}
+	}
+
+	return undefined;
+}
+
+/**
+ * The command line that runs `tool` with `args`. With `bufferedStdout`, through stdbuf when the
+ * tool was seen to work with it, so its stdout reaches a pipe in large pieces (STDBUF_OUTPUT_BYTES).
+ * stdbuf execs the program in its own process: its exit status, signals and kill() are the
+ * program's own.
+ */
+export function pgToolCommand(tool: PgTool, args: readonly string[], options: {bufferedStdout?: boolean} = {}): {file: string; args: string[]} {
+	return options.bufferedStdout && tool.stdbuf
+		? {file: tool.stdbuf, args: [`-o${STDBUF_OUTPUT_BYTES}`, tool.path, ...args]}
+		: {file: tool.path, args: [...args]};
 }
 
 /**
@@ -27,7 +73,9 @@ async function describe(name: PgToolName, file: string): Promise<PgTool | undefi
  * /usr/lib/postgresql/<major>/bin. Copies that are the same file are listed once.
  */
 export async function findPgTools(name: PgToolName, options: {binDirectory?: string | undefined; env?: NodeJS.ProcessEnv} = {}): Promise<PgTool[]> {
-	const directories = options.binDirectory ? [options.binDirectory] : await postgresBinDirectories(options.env ?? process.env);
+	const env = options.env ?? process.env;
+	const stdbufSearch = findStdbuf(env);
+	const directories = options.binDirectory ? [options.binDirectory] : await postgresBinDirectories(env);
 	const seen = new Set<string>();
 	const programs: string[] = [];
 	const dispatchers: string[] = [];
@@ -49,7 +97,8 @@ export async function findPgTools(name: PgToolName, options: {binDirectory?: str
 		}
 	}
 
-	const described = await Promise.all((programs.length > 0 ? programs : dispatchers).map(async file => describe(name, file)));
+	const stdbuf = await stdbufSearch;
+	const described = await Promise.all((programs.length > 0 ? programs : dispatchers).map(async file => describe(name, file, stdbuf)));
 	return described.filter(tool => tool !== undefined);
 }
 
