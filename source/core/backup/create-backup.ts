@@ -49,6 +49,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
 			}
 
 			throwIfCancelled(options.signal, 'Nothing was stored.');
+			// pg_dump's `--version` probes (a process each) need neither the server nor the dump's
+			// code: they run while that code and pg load and the backup connects.
+			const pgDumpSearch = import('./postgres/pg-tools.js').then(async ({findPgTools}) => findPgTools('pg_dump'));
+			// backupPostgres awaits it and reports its failure.
+			pgDumpSearch.catch(() => {});
 			// Each component's code loads only when it is backed up: `--only` runs start sooner.
 			const {backupPostgres} = await import('./postgres/backup-postgres.js');
 			postgres = await backupPostgres({
@@ -56,6 +61,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
 				target,
 				key: artifactKey(id, POSTGRES_ARTIFACT),
 				rowCounts: options.rowCounts ?? true,
+				pgDumpSearch,
 				onEvent,
 				signal: options.signal,
 			});

@@ -12,7 +12,7 @@ import {ProgressMeter} from '../progress-meter.js';
 import {configForDatabase} from './database-on-server.js';
 import {libpqEnvironment} from './libpq-environment.js';
 import {assertPgDumpCanDump, serverMajorVersion} from './pg-tool-compatibility.js';
-import {findPgTools, selectPgTool} from './pg-tools.js';
+import {findPgTools, pgToolCommand, selectPgTool, type PgTool} from './pg-tools.js';
 import {runPgTool, type PgToolOutcome} from './run-pg-tool.js';
 import {readServerIdentity} from './server-identity.js';
 import {countRows, listUserTables} from './user-tables.js';
@@ -29,6 +29,8 @@ export type PostgresBackupOptions = {
 	signal?: AbortSignal | undefined;
 	/** Where pg_dump lives, when not on PATH or under /usr/lib/postgresql/<major>/bin. */
 	pgBinDirectory?: string | undefined;
+	/** A search for pg_dump (findPgTools) the caller started earlier, before this module and pg loaded. */
+	pgDumpSearch?: Promise<PgTool[]> | undefined;
 };
 
 const APPLICATION_NAME = 'msdb:backup';
@@ -54,7 +56,7 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
 	const onEvent = options.onEvent ?? (() => {});
 	throwIfCancelled(signal, 'Nothing was backed up.');
 	// Looking for pg_dump (a process per candidate) needs no server: it runs while we connect.
-	const pgDumps = findPgTools('pg_dump', {binDirectory: options.pgBinDirectory});
+	const pgDumps = options.pgDumpSearch ?? findPgTools('pg_dump', {binDirectory: options.pgBinDirectory});
 	pgDumps.catch(() => {});
 	const client = await connectDatabase(options.database, {applicationName: APPLICATION_NAME});
 	// A count(*) in progress when the signal fires is cancelled on the server, not waited for.
@@ -73,17 +75,18 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
 		onEvent({type: 'backup:step', message: `pg_dump ${pgDump.version} can back up PostgreSQL ${server.version} (database ${server.database})`});
 
 		// The snapshot must outlive pg_dump, and counts can take long: neither timeout may end them.
-		await client.query('SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0');
-		await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-		const {rows} = await client.query<{snapshot: string; lsn: string}>(
-			`SELECT pg_export_snapshot() AS snapshot,
+		// One round trip (a simple-protocol query of several statements), since pg_dump waits for it.
+		const results = (await client.query(
+			`SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0;
+			 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+			 SELECT pg_export_snapshot() AS snapshot,
 			        (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn`,
-		);
-		const {snapshot, lsn} = rows[0] ?? {snapshot: '', lsn: ''};
+		)) as unknown as Array<pg.QueryResult<{snapshot: string; lsn: string}>>;
+		const {snapshot, lsn} = results.at(-1)?.rows[0] ?? {snapshot: '', lsn: ''};
 		onEvent({type: 'backup:step', message: `snapshot ${snapshot} exported at WAL LSN ${lsn}`});
 		throwIfCancelled(signal, 'Nothing was backed up.');
 
-		const {stored, rowCounts} = await dumpInSnapshot(client, options, {pgDumpPath: pgDump.path, snapshot, databaseName: server.database}, onEvent);
+		const {stored, rowCounts} = await dumpInSnapshot(client, options, {pgDump, snapshot, databaseName: server.database}, onEvent);
 		await client.query('COMMIT');
 		return {
 			serverVersion: server.version,
@@ -113,14 +116,15 @@ export async function backupPostgres(options: PostgresBackupOptions): Promise<Po
 async function dumpInSnapshot(
 	client: pg.Client,
 	options: PostgresBackupOptions,
-	dumpSettings: {pgDumpPath: string; snapshot: string; databaseName: string},
+	dumpSettings: {pgDump: PgTool; snapshot: string; databaseName: string},
 	onEvent: BackupEventListener,
 ): Promise<{stored: StoredObject; rowCounts: Record<string, number> | null}> {
 	const {target, key, signal} = options;
+	// --no-password: fail at once rather than wait for a prompt no one will answer.
+	const command = pgToolCommand(dumpSettings.pgDump, ['--format=custom', `--snapshot=${dumpSettings.snapshot}`, '--no-password'], {bufferedStdout: true});
 	const dump = runPgTool(
-		dumpSettings.pgDumpPath,
-		// --no-password: fail at once rather than wait for a prompt no one will answer.
-		['--format=custom', `--snapshot=${dumpSettings.snapshot}`, '--no-password'],
+		command.file,
+		command.args,
 		{
 			// The database by name, explicitly: a snapshot can only be imported in the database it came from.
 			env: libpqEnvironment(configForDatabase(options.database, dumpSettings.databaseName), {applicationName: PG_DUMP_APPLICATION_NAME}),

@@ -17,17 +17,16 @@ export type ServerIdentity = {
  * (some managed services) gets `unknown` rather than a failed backup.
  */
 export async function readServerIdentity(client: pg.Client): Promise<ServerIdentity> {
-	const {rows} = await client.query<{version: string; version_num: string; database: string}>(
-		"SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS version_num, current_database() AS database",
-	);
-	const row = rows[0];
-	let systemIdentifier = 'unknown';
+	type Row = {version: string; version_num: string; database: string; system_identifier?: string};
+	const settings = "current_setting('server_version') AS version, current_setting('server_version_num') AS version_num, current_database() AS database";
+	let row: Row | undefined;
 	try {
-		const control = await client.query<{id: string}>('SELECT system_identifier::text AS id FROM pg_control_system()');
-		systemIdentifier = control.rows[0]?.id ?? 'unknown';
+		// One round trip where the user may read the control file (a backup waits for this).
+		row = (await client.query<Row>(`SELECT ${settings}, (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier`)).rows[0];
 	} catch {
 		// Permission denied or not available: see above.
+		row = (await client.query<Row>(`SELECT ${settings}`)).rows[0];
 	}
 
-	return {version: row?.version ?? '', versionNum: Number(row?.version_num ?? 0), systemIdentifier, database: row?.database ?? ''};
+	return {version: row?.version ?? '', versionNum: Number(row?.version_num ?? 0), systemIdentifier: row?.system_identifier ?? 'unknown', database: row?.database ?? ''};
 }
