@@ -9,10 +9,9 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {afterAll, describe, expect, inject, it} from 'vitest';
-import {DirectoryTarget} from '../source/core/backup/targets/directory-target.js';
 import {openBackupTarget} from '../source/core/backup/targets/open-backup-target.js';
 import {s3ClientSettingsFromEnvironment} from '../source/core/backup/targets/s3-client.js';
-import {LazyS3Target} from '../source/core/backup/targets/lazy-s3-target.js';
+import {LazyTarget} from '../source/core/backup/targets/lazy-target.js';
 
 const directories: string[] = [];
 afterAll(async () => {
@@ -40,7 +39,7 @@ describe('openBackupTarget', () => {
 		const prefix = `open/${randomBytes(4).toString('hex')}`;
 		for (const env of [s3Environment(), {...s3Environment({AWS_ENDPOINT_URL_S3: s3.endpoint}), S3_ENDPOINT: undefined}]) {
 			const target = openBackupTarget(`s3://${s3.bucket}/${prefix}/`, env);
-			expect(target).toBeInstanceOf(LazyS3Target);
+			expect(target).toBeInstanceOf(LazyTarget);
 			expect(target.display).toBe(`s3://${s3.bucket}/${prefix}`);
 			await target.putBytes('20250102T030405Z-0a1b2c/manifest.json', 'hello');
 			expect((await target.getBytes('20250102T030405Z-0a1b2c/manifest.json')).toString()).toBe('hello');
@@ -56,7 +55,7 @@ describe('openBackupTarget', () => {
 		const root = await mkdtemp(path.join(tmpdir(), 'msdb-open-'));
 		directories.push(root);
 		const absolute = openBackupTarget(root);
-		expect(absolute).toBeInstanceOf(DirectoryTarget);
+		expect(absolute).toBeInstanceOf(LazyTarget);
 		expect(absolute.display).toBe(root);
 		const relative = openBackupTarget(path.relative(process.cwd(), path.join(root, 'sub')));
 		expect(relative.display).toBe(path.join(root, 'sub'));

@@ -3,9 +3,8 @@ import {fileURLToPath} from 'node:url';
 import {ActionableError} from '../../errors.js';
 import {redact} from '../../redact.js';
 import type {BackupTarget} from '../backup-target.js';
-import {DirectoryTarget} from './directory-target.js';
-import {LazyS3Target} from './lazy-s3-target.js';
-import {s3ClientSettingsFromEnvironment} from './s3-client-settings.js';
+import {LazyTarget} from './lazy-target.js';
+import {s3ClientSettingsFromEnvironment, type S3ClientSettings} from './s3-client-settings.js';
 import {MIN_PART_SIZE_BYTES} from './s3-multipart.js';
 
 const ACCEPTED_FORMS =
@@ -43,7 +42,7 @@ export function openBackupTarget(url: string, env: NodeJS.ProcessEnv = process.e
 			throw invalidTarget(value, `it is not a usable file URL (${(error as Error).message})`);
 		}
 
-		return new DirectoryTarget(directory);
+		return directoryTarget(directory);
 	}
 
 	if (scheme !== undefined) {
@@ -54,10 +53,15 @@ export function openBackupTarget(url: string, env: NodeJS.ProcessEnv = process.e
 		throw invalidTarget(value, 'it contains a NUL character');
 	}
 
-	return new DirectoryTarget(path.resolve(value));
+	return directoryTarget(value);
 }
 
-function openS3Target(value: string, env: NodeJS.ProcessEnv): LazyS3Target {
+function directoryTarget(directory: string): LazyTarget {
+	const root = path.resolve(directory);
+	return new LazyTarget(root, async () => new (await import('./directory-target.js')).DirectoryTarget(root));
+}
+
+function openS3Target(value: string, env: NodeJS.ProcessEnv): LazyTarget {
 	// Parsed by hand: URL() would accept user:password@ and lowercase nothing we can rely on here.
 	const match = /^s3:\/\/([^/?#]*)(\/[^?#]*)?$/i.exec(value);
 	if (!match) {
@@ -79,7 +83,20 @@ function openS3Target(value: string, env: NodeJS.ProcessEnv): LazyS3Target {
 		throw invalidTarget(value, 'its prefix has an empty, "." or ".." segment');
 	}
 
-	return new LazyS3Target({settings: s3ClientSettingsFromEnvironment(env), bucket, prefix, partSizeBytes: partSizeFromEnvironment(env)});
+	const settings = s3ClientSettingsFromEnvironment(env);
+	const partSizeBytes = partSizeFromEnvironment(env);
+	return new LazyTarget(`s3://${bucket}${prefix ? `/${prefix}` : ''}`, async () => loadS3Target({settings, bucket, prefix, partSizeBytes}));
+}
+
+async function loadS3Target(options: {settings: S3ClientSettings; bucket: string; prefix: string; partSizeBytes: number | undefined}): Promise<BackupTarget> {
+	const [{S3Target}, {createS3Client}] = await Promise.all([import('./s3-target.js'), import('./s3-client.js')]);
+	return new S3Target({
+		client: createS3Client(options.settings),
+		bucket: options.bucket,
+		prefix: options.prefix,
+		...(options.settings.endpoint ? {endpoint: options.settings.endpoint} : {}),
+		...(options.partSizeBytes === undefined ? {} : {partSizeBytes: options.partSizeBytes}),
+	});
 }
 
 function partSizeFromEnvironment(env: NodeJS.ProcessEnv): number | undefined {
