@@ -1,4 +1,4 @@
-import {rm} from 'node:fs/promises';
+import {readFile, rm} from 'node:fs/promises';
 import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {createTestDatabase, type TestDatabase} from './support/test-database.js';
@@ -111,6 +111,18 @@ describe('the CLI contract', () => {
 		project = await createMigrationProject(GOOD);
 	});
 	afterAll(async () => project.remove());
+
+	it('prints its version (--version, -v), as JSON with --json', async () => {
+		const {version} = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
+		for (const args of [['--version'], ['-v'], ['migrate', 'status', '--version']]) {
+			const run = await runMsdb(args, {cwd: project.dir});
+			expect(run.exitCode).toBe(0);
+			expect(run.stdout).toBe(`msdb ${version}`);
+		}
+
+		const json = await runMsdb(['--version', '--json'], {cwd: project.dir});
+		expect(json.json).toEqual({name: 'msdb', version});
+	});
 
 	it('refuses to open the console without a terminal (exit 2, with a hint)', async () => {
 		const run = await runMsdb([], {cwd: project.dir});

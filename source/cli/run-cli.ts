@@ -15,7 +15,7 @@ export type CliIo = {
 	env: NodeJS.ProcessEnv;
 };
 
-const HELP_FLAGS = new Set(['--help', '-h', '--version', '-v', 'help']);
+const HELP_FLAGS = new Set(['--help', '-h', 'help']);
 
 /**
  * The entry of every `msdb` invocation. Scripts (`--json`, or stdout not a terminal) take a path
@@ -28,6 +28,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode | unde
 	registerSecretsFromEnvironment(io.env);
 	const wantsJson = argv.includes('--json');
 	const interactive = Boolean(io.stdout.isTTY) && !wantsJson;
+
+	// Answered here, not by pastel: a script checking which msdb it has should not wait for Ink.
+	const withoutJson = argv.filter(arg => arg !== '--json');
+	if (argv.includes('--version') || (withoutJson.length === 1 && withoutJson[0] === '-v')) {
+		const {toolVersion} = await import('../core/tool-version.js');
+		io.stdout.write(wantsJson ? `${JSON.stringify({name: 'msdb', version: toolVersion()})}\n` : `msdb ${toolVersion()}\n`);
+		return 0;
+	}
 
 	if (argv.some(arg => HELP_FLAGS.has(arg))) {
 		return runPastel(argv);
