@@ -87,60 +87,78 @@ function assertBackupId(id: string): void {
 	}
 }
 
-const sha256Hex = z.string().regex(/^[\da-f]{64}$/, 'expected a lowercase hex sha256 (64 characters)');
-const isoTime = z.iso.datetime({message: 'expected an ISO 8601 UTC time such as 2025-01-02T03:04:05.000Z'});
-const count = z.number().int().nonnegative();
+/**
+ * The zod schema of `manifest.json`: exactly {@link BackupManifest}, no unknown fields. Built on
+ * first use, not at import: building it took ~5 ms, and `backup create` imports this module before
+ * pg_dump starts but needs the schema only at the end (see warmManifestSchema).
+ */
+function buildManifestSchema() {
+	const sha256Hex = z.string().regex(/^[\da-f]{64}$/, 'expected a lowercase hex sha256 (64 characters)');
+	const isoTime = z.iso.datetime({message: 'expected an ISO 8601 UTC time such as 2025-01-02T03:04:05.000Z'});
+	const count = z.number().int().nonnegative();
 
-const artifactSchema = z.strictObject({
-	key: z.string().min(1),
-	bytes: count,
-	sha256: sha256Hex,
-	format: z.enum(['pg_dump-custom', 'rdb', 'msdb-redis-dump-v1']),
-}) satisfies z.ZodType<ArtifactRef>;
+	const artifactSchema = z.strictObject({
+		key: z.string().min(1),
+		bytes: count,
+		sha256: sha256Hex,
+		format: z.enum(['pg_dump-custom', 'rdb', 'msdb-redis-dump-v1']),
+	}) satisfies z.ZodType<ArtifactRef>;
 
-const postgresSchema = z.strictObject({
-	serverVersion: z.string().min(1),
-	serverVersionNum: z.number().int().positive(),
-	// 'unknown' when the server hides pg_control_system() (some managed services).
-	systemIdentifier: z.string().regex(/^(\d+|unknown)$/, 'expected the decimal system identifier, or unknown'),
-	database: z.string().min(1),
-	pgDumpVersion: z.string().min(1),
-	format: z.literal('custom'),
-	walLsn: z.string().regex(/^[\dA-F]{1,8}\/[\dA-F]{1,8}$/i, 'expected an LSN such as 0/16B3748'),
-	rowCounts: z.record(z.string(), count).nullable(),
-	artifact: artifactSchema,
-}) satisfies z.ZodType<PostgresManifestPart>;
+	const postgresSchema = z.strictObject({
+		serverVersion: z.string().min(1),
+		serverVersionNum: z.number().int().positive(),
+		// 'unknown' when the server hides pg_control_system() (some managed services).
+		systemIdentifier: z.string().regex(/^(\d+|unknown)$/, 'expected the decimal system identifier, or unknown'),
+		database: z.string().min(1),
+		pgDumpVersion: z.string().min(1),
+		format: z.literal('custom'),
+		walLsn: z.string().regex(/^[\dA-F]{1,8}\/[\dA-F]{1,8}$/i, 'expected an LSN such as 0/16B3748'),
+		rowCounts: z.record(z.string(), count).nullable(),
+		artifact: artifactSchema,
+	}) satisfies z.ZodType<PostgresManifestPart>;
 
-const redisSchema = z.strictObject({
-	serverVersion: z.string().min(1),
-	mode: z.enum(['sync', 'dump']),
-	rdbVersion: z.number().int().positive(),
-	replicationId: z.string().nullable(),
-	replicationOffset: count.nullable(),
-	keysPerDatabase: z.record(z.string().regex(/^\d+$/, 'expected a database number'), count),
-	artifact: artifactSchema,
-}) satisfies z.ZodType<RedisManifestPart>;
+	const redisSchema = z.strictObject({
+		serverVersion: z.string().min(1),
+		mode: z.enum(['sync', 'dump']),
+		rdbVersion: z.number().int().positive(),
+		replicationId: z.string().nullable(),
+		replicationOffset: count.nullable(),
+		keysPerDatabase: z.record(z.string().regex(/^\d+$/, 'expected a database number'), count),
+		artifact: artifactSchema,
+	}) satisfies z.ZodType<RedisManifestPart>;
 
-const componentSchema = z.enum(BACKUP_COMPONENTS, {
-	error: issue => `unknown component ${JSON.stringify(issue.input)} (this msdb knows ${BACKUP_COMPONENTS.join(', ')})`,
-});
+	const componentSchema = z.enum(BACKUP_COMPONENTS, {
+		error: issue => `unknown component ${JSON.stringify(issue.input)} (this msdb knows ${BACKUP_COMPONENTS.join(', ')})`,
+	});
 
-/** The zod schema of `manifest.json`: exactly {@link BackupManifest}, no unknown fields. */
-export const backupManifestSchema = z.strictObject({
-	formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
-	id: z.string().regex(BACKUP_ID_PATTERN, 'expected a backup id (YYYYMMDDTHHMMSSZ-xxxxxx)'),
-	startedAt: isoTime,
-	finishedAt: isoTime,
-	toolVersion: z.string().min(1),
-	components: z.array(componentSchema).min(1, 'expected at least one component'),
-	postgres: postgresSchema.nullable(),
-	redis: redisSchema.nullable(),
-	manifestSha256: sha256Hex,
-});
+	return z.strictObject({
+		formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+		id: z.string().regex(BACKUP_ID_PATTERN, 'expected a backup id (YYYYMMDDTHHMMSSZ-xxxxxx)'),
+		startedAt: isoTime,
+		finishedAt: isoTime,
+		toolVersion: z.string().min(1),
+		components: z.array(componentSchema).min(1, 'expected at least one component'),
+		postgres: postgresSchema.nullable(),
+		redis: redisSchema.nullable(),
+		manifestSha256: sha256Hex,
+	});
+}
+
+let manifestSchema: ReturnType<typeof buildManifestSchema> | undefined;
+
+function backupManifestSchema(): ReturnType<typeof buildManifestSchema> {
+	manifestSchema ??= buildManifestSchema();
+	return manifestSchema;
+}
+
+/** Builds the schema now, e.g. while a dump runs and the process would otherwise wait. */
+export function warmManifestSchema(): void {
+	backupManifestSchema();
+}
 
 // The schema and the hand-written types must not drift apart: this fails to compile if they do.
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-const schemaMatchesTypes: Same<z.infer<typeof backupManifestSchema>, BackupManifest> = true;
+const schemaMatchesTypes: Same<z.infer<ReturnType<typeof buildManifestSchema>>, BackupManifest> = true;
 void schemaMatchesTypes;
 
 /** What is wrong with a manifest; `kind` lets verify/restore report and branch without parsing text. */
@@ -214,7 +232,7 @@ function manifestProblems(value: Record<string, unknown>, options: {expectedId?:
 	}
 
 	const problems: ManifestProblem[] = [];
-	const parsed = backupManifestSchema.safeParse(value);
+	const parsed = backupManifestSchema().safeParse(value);
 	if (!parsed.success) {
 		for (const issue of parsed.error.issues) {
 			problems.push(...describeIssue(issue));

@@ -4,7 +4,7 @@ import type {RedisClient} from '../redis/redis-client.js';
 import type {RedisEndpoint} from '../redis/redis-config.js';
 import {toolVersion} from '../tool-version.js';
 import type {BackupEventListener} from './backup-events.js';
-import {artifactKey, manifestKey, newBackupId, serializeManifest} from './backup-manifest.js';
+import {artifactKey, manifestKey, newBackupId, serializeManifest, warmManifestSchema} from './backup-manifest.js';
 import type {BackupComponent, BackupManifest, PostgresManifestPart, RedisManifestPart} from './backup-manifest-types.js';
 import type {BackupTarget} from './backup-target.js';
 import type {RedisBackupMode} from './redis/index.js';
@@ -34,7 +34,18 @@ const REDIS_ARTIFACT = 'redis.data';
  */
 export async function createBackup(options: CreateBackupOptions): Promise<BackupManifest> {
 	const now = options.now ?? (() => new Date());
-	const onEvent = options.onEvent ?? (() => {});
+	const forward = options.onEvent ?? (() => {});
+	let schemaWarmed = false;
+	const onEvent: BackupEventListener = event => {
+		// The manifest's schema is needed only at the end: it is built once the first artifact
+		// streams (pg_dump running, this process waiting), not before pg_dump could start.
+		if (event.type === 'artifact:start' && !schemaWarmed) {
+			schemaWarmed = true;
+			setImmediate(warmManifestSchema);
+		}
+
+		forward(event);
+	};
 	const started = now();
 	const id = newBackupId(started);
 	const {target} = options;
