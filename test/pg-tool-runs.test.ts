@@ -105,11 +105,10 @@ describe('runPgTool', () => {
 	it('kill() ends the program with SIGTERM, and SIGKILL is not needed when it obeys', async () => {
 		const sleeper = run('sleep', ['30']);
 		sleeper.stdout!.resume();
-		const started = Date.now();
 		sleeper.kill();
 		sleeper.kill();
+		// SIGTERM, not the SIGKILL that follows after the grace period: sleep obeys at once.
 		expect(await sleeper.finished).toMatchObject({ok: false, description: 'signal SIGTERM', cancelled: false});
-		expect(Date.now() - started).toBeLessThan(4000);
 	});
 
 	it('the abort signal cancels a running program, and one aborted before the start never runs', async () => {
