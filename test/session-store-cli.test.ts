@@ -129,7 +129,8 @@ describeForEachRedisTarget('msdb sessions', (target: () => RedisTarget) => {
 			[['revoke'], '<user> is required'],
 			[['revoke', 'alice', '--session', 'abc'], '--session must be a session id'],
 			// A token pasted by mistake is refused without being echoed (afterAll checks every output).
-			[['revoke', 'alice', '--session', alice[0]!.token], 'looks like a session token'],
+			// `=`: a base64url token may start with '-', which would otherwise read as another option.
+			[['revoke', 'alice', `--session=${alice[0]!.token}`], 'looks like a session token'],
 			[['list', 'alice', 'bob'], 'Too many arguments'],
 			[['fly'], 'Unknown command `msdb sessions fly`'],
 		] as const) {
