@@ -232,7 +232,9 @@ describe('restore options', () => {
 		try {
 			await expect(restoreRedis({target: backups.target, part: syncPart, client: target.client})).rejects.toMatchObject({
 				code: 'E_REDIS_RESTORE_FAILED',
-				message: expect.stringMatching(/refused to RESTORE the key ".+" \(database \d\): OOM/),
+				// Which key meets the limit first depends on the RDB's order: it may be binary (shown in hex)
+				// or long (cut, with its length).
+				message: expect.stringMatching(/refused to RESTORE the key (".*"|0x[\da-f]+)(… \(\d+ bytes\))? \(database \d+\): OOM/),
 			});
 		} finally {
 			await client.config('SET', 'maxmemory', '0');
