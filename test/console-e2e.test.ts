@@ -26,6 +26,7 @@ import {LEDGER_TABLE} from '../source/core/migrations/migration-ledger.js';
 import {CLI_PATH} from './support/run-msdb.js';
 import {useTestDatabase} from './support/test-database.js';
 import {useTestRedis} from './support/test-redis.js';
+import {query} from './support/sql.js';
 
 const REPO_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 const REPO_ROLLBACKS = fileURLToPath(new URL('../rollbacks', import.meta.url));
@@ -150,15 +151,6 @@ async function publishHeartbeat(url: string, publishedAt: Date, l1: {hits: numbe
 	}
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-	const client = new pg.Client({connectionString: url});
-	await client.connect();
-	try {
-		return (await client.query<T>(sql)).rows;
-	} finally {
-		await client.end();
-	}
-}
 
 /** Tables in the database outside the system schemas: what a reset would drop. */
 async function userTables(url: string): Promise<string[]> {

@@ -5,7 +5,6 @@ import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {Redis} from 'ioredis';
-import pg from 'pg';
 import {describe, expect, it} from 'vitest';
 import {ActionableError} from '../source/core/errors.js';
 import {
@@ -19,6 +18,7 @@ import {
 	startLocalS3,
 	type ProvisionEvent,
 } from '../source/core/provision/index.js';
+import {query} from './support/sql.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -40,15 +40,6 @@ function portOf(url: string): number {
 	return Number(new URL(url).port);
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-	const client = new pg.Client({connectionString: url});
-	await client.connect();
-	try {
-		return (await client.query<T>(sql)).rows;
-	} finally {
-		await client.end();
-	}
-}
 
 /** A stand-in Docker engine: answers GET /_ping like dockerd does, or never answers. */
 async function withPingServer<T>(

@@ -13,9 +13,9 @@ import path from 'node:path';
 import {promisify} from 'node:util';
 import {GetObjectCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3';
 import {Redis} from 'ioredis';
-import pg from 'pg';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {runMsdb, type MsdbRun} from './support/run-msdb.js';
+import {query} from './support/sql.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -56,15 +56,6 @@ async function portAnswers(port: number): Promise<boolean> {
 	});
 }
 
-async function query(url: string, sql: string): Promise<any[]> {
-	const client = new pg.Client({connectionString: url});
-	await client.connect();
-	try {
-		return (await client.query(sql)).rows;
-	} finally {
-		await client.end();
-	}
-}
 
 async function withRedis<T>(url: string, work: (redis: Redis) => Promise<T>): Promise<T> {
 	const redis = new Redis(url, {lazyConnect: true, maxRetriesPerRequest: 0});
