@@ -11,7 +11,7 @@ import path from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {findPgTools, pgToolCommand} from '../source/core/backup/postgres/pg-tools.js';
 import {runPgTool} from '../source/core/backup/postgres/run-pg-tool.js';
-import {isExecutable} from '../source/core/provision/postgres-binaries.js';
+import {findOnPath} from '../source/core/provision/find-on-path.js';
 
 let scratch: string;
 beforeAll(async () => {
@@ -29,24 +29,13 @@ async function script(name: string, body: string): Promise<string> {
 	return directory;
 }
 
-/** The directory of the first stdbuf on PATH, if there is one (coreutils has it on Debian). */
-async function stdbufDirectoryOnPath(): Promise<string | undefined> {
-	for (const directory of (process.env['PATH'] ?? '').split(path.delimiter).filter(Boolean)) {
-		if (await isExecutable(path.join(directory, 'stdbuf'))) {
-			return directory;
-		}
-	}
-
-	return undefined;
-}
-
 describe('finding pg_dump', () => {
 	it('runs pg_dump through stdbuf when stdbuf works with it, and plainly without one', async () => {
-		const stdbufDirectory = await stdbufDirectoryOnPath();
+		const stdbuf = await findOnPath('stdbuf');
 		const [withStdbuf] = await findPgTools('pg_dump');
 		expect(withStdbuf, 'pg_dump is installed on this machine').toBeDefined();
-		if (stdbufDirectory) {
-			expect(withStdbuf!.stdbuf).toBe(path.join(stdbufDirectory, 'stdbuf'));
+		if (stdbuf) {
+			expect(withStdbuf!.stdbuf).toBe(stdbuf);
 			expect(pgToolCommand(withStdbuf!, ['--format=custom'], {bufferedStdout: true})).toEqual({
 				file: withStdbuf!.stdbuf,
 				args: ['-o256K', withStdbuf!.path, '--format=custom'],

@@ -1,7 +1,5 @@
-import {constants} from 'node:fs';
-import {access} from 'node:fs/promises';
-import path from 'node:path';
 import {ActionableError} from '../errors.js';
+import {findOnPath} from './find-on-path.js';
 import {once, type ProvisionedRedis} from './provisioned-service.js';
 import {
 	killRedisServerProcess,
@@ -36,17 +34,7 @@ export const OTHER_REDIS_SOURCES =
 
 /** Finds `redis-server` on PATH (Debian puts it in /usr/bin, Homebrew in its own bin). */
 export async function findRedisServer(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-	for (const directory of (env['PATH'] ?? '').split(path.delimiter).filter(Boolean)) {
-		const candidate = path.join(directory, 'redis-server');
-		try {
-			await access(candidate, constants.X_OK);
-			return candidate;
-		} catch {
-			// Not here.
-		}
-	}
-
-	return undefined;
+	return findOnPath('redis-server', env);
 }
 
 /** `redis-server` from the option or PATH, or an error saying how else to get a Redis. */

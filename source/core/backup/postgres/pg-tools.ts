@@ -2,6 +2,7 @@ import {realpath} from 'node:fs/promises';
 import path from 'node:path';
 import {ActionableError} from '../../errors.js';
 import {isExecutable, parsePostgresVersion, postgresBinDirectories} from '../../provision/postgres-binaries.js';
+import {findOnPath} from '../../provision/find-on-path.js';
 import {runCommand} from '../../provision/run-command.js';
 
 /** One installed PostgreSQL client program and its version. */
@@ -44,18 +45,6 @@ async function describe(name: PgToolName, file: string, stdbuf: string | undefin
 	return parsed ? {name, path: file, ...parsed} : undefined;
 }
 
-/** coreutils' stdbuf on PATH (absent on macOS and busybox systems: then programs run as they are). */
-async function findStdbuf(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-	for (const directory of (env['PATH'] ?? '').split(path.delimiter).filter(Boolean)) {
-		const file = path.resolve(directory, 'stdbuf');
-		if (await isExecutable(file)) {
-			return file;
-		}
-	}
-
-	return undefined;
-}
-
 /**
  * The command line that runs `tool` with `args`. With `bufferedStdout`, through stdbuf when the
  * tool was seen to work with it, so its stdout reaches a pipe in large pieces (STDBUF_OUTPUT_BYTES).
@@ -74,7 +63,8 @@ export function pgToolCommand(tool: PgTool, args: readonly string[], options: {b
  */
 export async function findPgTools(name: PgToolName, options: {binDirectory?: string | undefined; env?: NodeJS.ProcessEnv} = {}): Promise<PgTool[]> {
 	const env = options.env ?? process.env;
-	const stdbufSearch = findStdbuf(env);
+	// coreutils' stdbuf (absent on macOS and busybox systems: then programs run as they are).
+	const stdbufSearch = findOnPath('stdbuf', env);
 	const directories = options.binDirectory ? [options.binDirectory] : await postgresBinDirectories(env);
 	const seen = new Set<string>();
 	const programs: string[] = [];
