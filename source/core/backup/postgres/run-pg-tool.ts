@@ -33,7 +33,7 @@ const runningPrograms = new Set<ChildProcess>();
  * process.exit) ends them too. One listener for all of them: a drill runs several.
  */
 function stopWhenMsdbExits(child: ChildProcess): void {
-	if (runningPrograms.size === 0 && !process.listeners('exit').includes(stopRunningPrograms)) {
+	if (!process.listeners('exit').includes(stopRunningPrograms)) {
 		process.on('exit', stopRunningPrograms);
 	}
 
